@@ -1,0 +1,142 @@
+"""The `parley` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine import __version__
+from engine.config import ConfigError, load_config
+from engine.packs import CheckResult, check_pack
+from engine.packs.jsonschema import (
+    PACK_SCHEMA_FILE,
+    TESTS_SCHEMA_FILE,
+    pack_json_schema,
+    render,
+    tests_json_schema,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley: declarative support assistants.")
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    parser.add_argument("--config", type=Path, default=Path("config.yml"), help="engine configuration file")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check packs and report every problem")
+    validate.add_argument(
+        "packs",
+        nargs="*",
+        type=Path,
+        metavar="PACK_DIR",
+        help="pack folders (default: the packs in config.yml)",
+    )
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    validate.set_defaults(handler=_validate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of pack files")
+    schema.add_argument("--tests", action="store_true", help="the schema of conversation test files instead")
+    schema.add_argument(
+        "--write", action="store_true", help=f"write both schemas to {PACK_SCHEMA_FILE.parent}/"
+    )
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _pack_folders(args: argparse.Namespace) -> list[Path]:
+    if args.packs:
+        return list(args.packs)
+    config = load_config(args.config)
+    if config.packs:
+        return [Path(p) for p in config.packs]
+    domains = Path("domains")
+    return sorted(p for p in domains.iterdir() if p.is_dir()) if domains.is_dir() else []
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        folders = _pack_folders(args)
+    except ConfigError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not folders:
+        print("parley: no packs given and none listed in config.yml", file=sys.stderr)
+        return EXIT_USAGE
+    results = [check_pack(folder) for folder in folders]
+    failed = any(not r.ok(strict=args.strict) for r in results)
+    if args.format == "json":
+        payload = [_result_json(r, args.strict) for r in results]
+        print(json.dumps(payload if len(payload) > 1 else payload[0], indent=2))
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        for result in results:
+            _print_result(console, result, args.strict)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _result_json(result: CheckResult, strict: bool) -> dict[str, object]:
+    return {
+        "pack": result.pack.name if result.pack else str(result.folder),
+        "folder": str(result.folder),
+        "ok": result.ok(strict=strict),
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "diagnostics": [d.to_json() for d in result.diagnostics],
+    }
+
+
+def _print_result(console: Console, result: CheckResult, strict: bool) -> None:
+    for diagnostic in result.diagnostics:
+        colour = "red" if diagnostic.is_error or strict else "yellow"
+        head, *rest = diagnostic.format().split("\n")
+        console.print(f"[{colour}]{escape(head)}[/{colour}]")
+        for line in rest:
+            console.print(escape(line))
+    pack = result.pack
+    name = f"{pack.name} {pack.version}" if pack else str(result.folder)
+    counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    if result.ok(strict=strict):
+        summary = ""
+        if pack is not None:
+            summary = (
+                f": {len(pack.intents)} intents, {len(pack.entities)} entities, {len(pack.slots)} slots, "
+                f"{len(pack.responses)} responses, {len(pack.flows)} flows, {len(pack.tests)} tests"
+            )
+        console.print(f"[green]✓ {escape(name)} is valid[/green]{escape(summary)} ({counts})")
+    else:
+        console.print(f"[red]✗ {escape(name)} is not valid[/red] ({counts})")
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.write:
+        PACK_SCHEMA_FILE.parent.mkdir(parents=True, exist_ok=True)
+        PACK_SCHEMA_FILE.write_text(render(pack_json_schema()), encoding="utf-8")
+        TESTS_SCHEMA_FILE.write_text(render(tests_json_schema()), encoding="utf-8")
+        print(f"wrote {PACK_SCHEMA_FILE} and {TESTS_SCHEMA_FILE}")
+        return EXIT_OK
+    sys.stdout.write(render(tests_json_schema() if args.tests else pack_json_schema()))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""A validated pack: the merged, typed, immutable result of loading a pack and its imports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.packs.schema import (
+    Action,
+    Entity,
+    EscalationRule,
+    Flow,
+    Intent,
+    OutOfScope,
+    Queue,
+    Settings,
+    Slot,
+    Variation,
+)
+from engine.packs.source import Location, SourceFile, YamlPath
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a named item was defined: the pack, the file and the path inside it."""
+
+    pack: str
+    source: SourceFile
+    path: YamlPath
+
+    def location(self, *, key: bool = True) -> Location:
+        return self.source.locate(self.path, key=key)
+
+
+@dataclass(frozen=True, eq=False)
+class Pack:
+    """A domain pack with its imports merged in. Every item keeps its origin."""
+
+    name: str
+    version: str
+    language: str
+    description: str | None
+    folder: Path
+    settings: Settings
+    intents: Mapping[str, Intent]
+    out_of_scope: tuple[OutOfScope, ...]
+    entities: Mapping[str, Entity]
+    slots: Mapping[str, Slot]
+    responses: Mapping[str, tuple[Variation, ...]]
+    actions: Mapping[str, Action]
+    flows: Mapping[str, Flow]
+    queues: Mapping[str, Queue]
+    rules: tuple[EscalationRule, ...]
+    default_queue: str | None
+    #: Values of lookup entities, read from inline lists or files.
+    lookups: Mapping[str, tuple[str, ...]]
+    #: (section, name) -> where it was defined; sections as in the pack file, plus "queues".
+    origins: Mapping[tuple[str, str], Origin]
+    #: The names of the imported packs, in import order (transitively, each once).
+    imports: tuple[str, ...]
+    files: tuple[SourceFile, ...]
+    tests: tuple[object, ...] = field(default=())
+
+    def location(self, section: str, name: str) -> Location | None:
+        origin = self.origins.get((section, name))
+        return origin.location() if origin else None
+
+    def defined_here(self, section: str, name: str) -> bool:
+        """True when the item comes from this pack itself rather than from an import."""
+        origin = self.origins.get((section, name))
+        return origin is not None and origin.pack == self.name
+
+    @property
+    def out_of_scope_examples(self) -> tuple[str, ...]:
+        return tuple(example for block in self.out_of_scope for example in block.examples)
