@@ -35,13 +35,35 @@ class ParsedExample:
     entities: tuple[EntitySpan, ...]
 
 
+# Escaped brackets (\[ and \]) stand for literal brackets; they are swapped for private-use
+# characters while the markup is read, and swapped back in the plain text.
+_ESCAPES = {"\\[": "\ue000", "\\]": "\ue001"}
+
+
 def parse_example(source: str) -> ParsedExample:
     """Strip annotation markup from `source`, returning the plain text and its entity spans.
 
+    A literal bracket is written escaped: `\\[` and `\\]`.
     Raises `AnnotationError` when the markup is malformed (unclosed brackets, bad JSON, bad names).
     """
     if not source.strip():
         raise AnnotationError("an example cannot be empty")
+    if "\\" in source:
+        for escaped, placeholder in _ESCAPES.items():
+            source = source.replace(escaped, placeholder)
+        parsed = _parse(source)
+        return ParsedExample(
+            _unescape(parsed.text),
+            tuple(EntitySpan(s.start, s.end, s.entity, s.role, _unescape(s.value)) for s in parsed.entities),
+        )
+    return _parse(source)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\ue000", "[").replace("\ue001", "]")
+
+
+def _parse(source: str) -> ParsedExample:
     pieces: list[str] = []
     spans: list[EntitySpan] = []
     length = 0
@@ -106,6 +128,5 @@ def _reject_stray_markup(text: str, example: str) -> None:
     for token in ("](", "]{", "[", "]"):
         if token in text:
             raise AnnotationError(
-                f"unbalanced or incomplete annotation near {token!r}; a literal bracket cannot be "
-                "used in an example"
+                f"unbalanced or incomplete annotation near {token!r}; write a literal bracket as \\[ or \\]"
             )

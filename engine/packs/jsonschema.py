@@ -27,6 +27,7 @@ def tests_json_schema() -> dict[str, Any]:
 
 
 def _decorate(schema: dict[str, Any], title: str, name: str) -> dict[str, Any]:
+    _close_named_maps(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://parley.dev/schema/{name}",
@@ -37,3 +38,15 @@ def _decorate(schema: dict[str, Any], title: str, name: str) -> dict[str, Any]:
 
 def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def _close_named_maps(node: Any) -> None:
+    """Name-keyed sections (intents, slots, ...) accept only valid names as keys, as the validator does."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_named_maps(value)
+    elif isinstance(node, list):
+        for item in node:
+            _close_named_maps(item)

@@ -169,34 +169,39 @@ def intents_have_enough_examples(check: Check) -> Iterator[Diagnostic]:
 
 @rule
 def examples_belong_to_one_intent(check: Check) -> Iterator[Diagnostic]:
-    seen: dict[str, tuple[str, Location | None]] = {}
-    for name, intent in check.pack.intents.items():
+    # Locations are looked up only for examples that are reported: packs have thousands.
+    seen: dict[str, tuple[str, int]] = {}
+    intents = check.pack.intents
+    for name, intent in intents.items():
         in_intent: set[str] = set()
         for index, example in enumerate(intent.examples):
             key = _normalize(example.text)
-            location = intent.at("examples", index)
             if key in in_intent:
-                yield errors.REPEATED_EXAMPLE(location, example=example.text, intent=name)
+                yield errors.REPEATED_EXAMPLE(intent.at("examples", index), example=example.text, intent=name)
                 continue
             in_intent.add(key)
             if key in seen and seen[key][0] != name:
-                other, where = seen[key]
+                other, other_index = seen[key]
                 yield errors.SHARED_EXAMPLE(
-                    location, example=example.text, intent=name, other=other, where=str(where)
+                    intent.at("examples", index),
+                    example=example.text,
+                    intent=name,
+                    other=other,
+                    where=str(intents[other].at("examples", other_index)),
                 )
             else:
-                seen.setdefault(key, (name, location))
+                seen.setdefault(key, (name, index))
     for block in check.pack.out_of_scope:
         for index, text in enumerate(block.examples):
             key = _normalize(text)
             if key in seen:
-                other, where = seen[key]
+                other, other_index = seen[key]
                 yield errors.SHARED_EXAMPLE(
                     block.at("examples", index),
                     example=text,
                     intent="out_of_scope",
                     other=other,
-                    where=str(where),
+                    where=str(intents[other].at("examples", other_index)),
                 )
 
 
@@ -205,6 +210,8 @@ def annotations_name_known_entities(check: Check) -> Iterator[Diagnostic]:
     pack = check.pack
     for name, intent in pack.intents.items():
         for index, example in enumerate(intent.examples):
+            if not example.entities:
+                continue
             location = intent.at("examples", index)
             for span in example.entities:
                 where = f"example of intent '{name}'"

@@ -1,0 +1,32 @@
+"""Helpers shared by the benchmarks: where the public datasets are, and timing statistics."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def datasets_dir() -> Path:
+    """The public benchmark data: $PARLEY_DATASETS, or ../shared/datasets beside the repository."""
+    return Path(os.environ.get("PARLEY_DATASETS", DEFAULT_DATASETS))
+
+
+def time_runs(function: Callable[[], object], runs: int) -> list[float]:
+    """Wall-clock seconds of each of `runs` calls, after one warm-up call."""
+    function()
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - start)
+    return timings
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
