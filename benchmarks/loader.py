@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, datasets_dir, median, time_runs  # noqa: E402
-from engine.packs import check_pack  # noqa: E402
+from benchmarks.common import ROOT, datasets_dir, median, time_runs
+from engine.packs import check_pack
 
 TARGET_CLINC_SECONDS = 2.0
 TARGET_RETAIL_SECONDS = 0.5

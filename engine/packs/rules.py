@@ -406,6 +406,8 @@ def response_templates_compile(check: Check) -> Iterator[Diagnostic]:
 
 @rule
 def system_responses_exist(check: Check) -> Iterator[Diagnostic]:
+    if ("settings", "repair") in check.broken:
+        return
     location = check.pack.files[0].start() if check.pack.files else None
     for name, feature in SYSTEM_RESPONSES.items():
         if _system_response_needed(check.pack, name) and not check.exists("responses", name):
@@ -632,7 +634,9 @@ def step_ids_are_unique_and_gotos_resolve(check: Check) -> Iterator[Diagnostic]:
 
 @rule
 def no_unreachable_steps(check: Check) -> Iterator[Diagnostic]:
-    for flow in check.pack.flows.values():
+    for name, flow in check.pack.flows.items():
+        if ("flows", name) in check.broken:
+            continue  # some of its steps were left out: what follows them is not known
         targets = {s.goto for s, _ in walk_steps(flow.steps) if isinstance(s, GotoStep)}
         yield from _unreachable(flow.steps, targets)
 
@@ -803,6 +807,8 @@ def _clock_minutes(text: str) -> int | None:
 
 @rule
 def repair_intents_exist(check: Check) -> Iterator[Diagnostic]:
+    if ("settings", "repair") in check.broken:
+        return
     repair = check.pack.settings.repair
     for field_name in ("cancel", "restart", "repeat", "help", "human"):
         intent = getattr(repair, field_name)

@@ -103,8 +103,7 @@ def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
         elif key in DICT_SECTIONS:
             _check_section(source, key, value, diagnostics, content)
         elif key == "settings":
-            result = _validate(source, TypeAdapter(Settings), plain, (key,), diagnostics)
-            content.settings = None if result is _FAILED else result
+            content.settings = _check_settings(source, value, diagnostics, content)
         elif key == "out_of_scope":
             result = _validate(source, TypeAdapter(OutOfScope), plain, (key,), diagnostics)
             content.out_of_scope = None if result is _FAILED else result
@@ -138,11 +137,49 @@ def _check_section(
             )
             content.broken.add((section, name))
             continue
-        result = _validate(source, _ITEM_ADAPTERS[section], to_plain(item), (section, name), diagnostics)
+        plain = to_plain(item)
+        result = _validate(source, _ITEM_ADAPTERS[section], plain, (section, name), diagnostics)
         if result is _FAILED:
             content.broken.add((section, name))
-        else:
+            result = _salvage_flow(source, plain, (section, name)) if section == "flows" else _FAILED
+        if result is not _FAILED:
             content.items[section][name] = result
+
+
+def _check_settings(
+    source: SourceFile, value: Any, diagnostics: list[Diagnostic], content: FileContent
+) -> Settings | None:
+    """Settings section by section: a broken section falls back to its defaults and is marked
+    broken, so rules that depend on it stay quiet instead of judging the defaults."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        diagnostics.append(
+            _at(
+                source,
+                ("settings",),
+                errors.WRONG_TYPE,
+                where="settings",
+                expected="a mapping of setting groups",
+                found=_kind(value),
+            )
+        )
+        return None
+    valid = [f.alias or n for n, f in Settings.model_fields.items()]
+    parts: dict[str, Any] = {}
+    for key, item in value.items():
+        path: YamlPath = ("settings", key)
+        if key not in valid:
+            diagnostics.append(_unknown_key(source, path, str(key), "settings", valid))
+            continue
+        result = _validate(source, _field_adapter(Settings, key), to_plain(item), path, diagnostics)
+        if result is _FAILED:
+            content.broken.add(("settings", key))
+        else:
+            parts[key] = result
+    settings = Settings(**parts)
+    attach_origins(settings, source, ("settings",))
+    return settings
 
 
 def _check_escalation(
@@ -218,6 +255,38 @@ def _check_escalation(
 
 
 _FAILED = object()
+
+
+def _salvage_flow(source: SourceFile, plain: Any, path: YamlPath) -> Any:
+    """A flow without its broken top-level steps, so the rules pass can still check the others.
+
+    Only when every error is inside a step; the flow stays marked broken either way.
+    """
+    if not isinstance(plain, dict) or not isinstance(plain.get("steps"), list):
+        return _FAILED
+    try:
+        _ITEM_ADAPTERS["flows"].validate_python(plain)
+    except ValidationError as error:
+        bad: set[int] = set()
+        for detail in error.errors(include_url=False):
+            real = _real_path(plain, tuple(detail["loc"]))
+            if len(real) < 2 or real[0] != "steps" or not isinstance(real[1], int):
+                return _FAILED
+            bad.add(real[1])
+    else:
+        return _FAILED
+    kept = [(i, step) for i, step in enumerate(plain["steps"]) if i not in bad]
+    if not kept:
+        return _FAILED
+    try:
+        flow = _ITEM_ADAPTERS["flows"].validate_python({**plain, "steps": [step for _, step in kept]})
+    except ValidationError:
+        return _FAILED
+    attach_origins(flow, source, path)
+    # Each kept step keeps the path of its original position in the file.
+    for (index, _), step in zip(kept, flow.steps, strict=True):
+        attach_origins(step, source, path + ("steps", index))
+    return flow
 
 
 def _validate(
