@@ -9,7 +9,7 @@ the runtime can point at the exact line of a problem.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -30,23 +30,6 @@ from engine.packs.source import Location, SourceFile, YamlPath
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 PACK_NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
-#: Channels a response variation may target.
-CHANNELS = ("rest", "webchat", "telegram", "slack", "facebook", "whatsapp", "botframework", "twilio")
-#: Built-in entity extractors.
-SYSTEM_ENTITIES = ("number", "money", "date", "time", "email", "phone", "url")
-SLOT_TYPES = (
-    "text",
-    "integer",
-    "float",
-    "bool",
-    "categorical",
-    "email",
-    "phone",
-    "date",
-    "money",
-    "list",
-    "any",
-)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -75,6 +58,12 @@ SlotType = Literal[
 ]
 Channel = Literal["rest", "webchat", "telegram", "slack", "facebook", "whatsapp", "botframework", "twilio"]
 SystemEntity = Literal["number", "money", "date", "time", "email", "phone", "url"]
+
+#: Channels a response variation may target.
+CHANNELS: tuple[str, ...] = get_args(Channel)
+#: Built-in entity extractors.
+SYSTEM_ENTITIES: tuple[str, ...] = get_args(SystemEntity)
+SLOT_TYPES: tuple[str, ...] = get_args(SlotType)
 
 
 class Node(BaseModel):

@@ -117,33 +117,50 @@ def _check_section(
 ) -> None:
     if value is None:
         return
+    items = _check_named(source, (section,), section, value, _ITEM_ADAPTERS[section], diagnostics, content)
+    content.items[section].update(items)
+
+
+def _check_named(
+    source: SourceFile,
+    path: YamlPath,
+    section: str,
+    value: Any,
+    adapter: TypeAdapter[Any],
+    diagnostics: list[Diagnostic],
+    content: FileContent,
+) -> dict[str, Any]:
+    """Validate a mapping of name -> item, each item on its own; broken names go to `content.broken`."""
+    kind = section[:-1]
     if not isinstance(value, dict):
         diagnostics.append(
             _at(
                 source,
-                (section,),
+                path,
                 errors.WRONG_TYPE,
-                where=section,
-                expected=f"a mapping of {section[:-1]} names to definitions",
+                where=describe(path),
+                expected=f"a mapping of {kind} names to definitions",
                 found=_kind(value),
             )
         )
-        return
-    for name, item in value.items():
-        name = str(name)
+        return {}
+    valid: dict[str, Any] = {}
+    for key, item in value.items():
+        name = str(key)
         if not _NAME.match(name):
             diagnostics.append(
-                _at(source, (section, name), errors.BAD_NAME, on_key=True, kind=section[:-1], name=name)
+                _at(source, path + (name,), errors.BAD_NAME, on_key=True, kind=kind, name=name)
             )
             content.broken.add((section, name))
             continue
         plain = to_plain(item)
-        result = _validate(source, _ITEM_ADAPTERS[section], plain, (section, name), diagnostics)
+        result = _validate(source, adapter, plain, path + (name,), diagnostics)
         if result is _FAILED:
             content.broken.add((section, name))
-            result = _salvage_flow(source, plain, (section, name)) if section == "flows" else _FAILED
+            result = _salvage_flow(source, plain, path + (name,)) if section == "flows" else _FAILED
         if result is not _FAILED:
-            content.items[section][name] = result
+            valid[name] = result
+    return valid
 
 
 def _check_settings(
@@ -209,32 +226,8 @@ def _check_escalation(
             result = _validate(source, _field_adapter(Escalation, key), to_plain(item), path, diagnostics)
             if result is not _FAILED:
                 content.default_queue = result
-        elif key == "queues":
-            if not isinstance(item, dict):
-                diagnostics.append(
-                    _at(
-                        source,
-                        path,
-                        errors.WRONG_TYPE,
-                        where="escalation.queues",
-                        expected="a mapping of queue names to queues",
-                        found=_kind(item),
-                    )
-                )
-                continue
-            for name, queue in item.items():
-                name = str(name)
-                if not _NAME.match(name):
-                    diagnostics.append(
-                        _at(source, path + (name,), errors.BAD_NAME, on_key=True, kind="queue", name=name)
-                    )
-                    content.broken.add(("queues", name))
-                    continue
-                result = _validate(source, _QUEUE, to_plain(queue), path + (name,), diagnostics)
-                if result is _FAILED:
-                    content.broken.add(("queues", name))
-                else:
-                    content.queues[name] = result
+        elif key == "queues" and item is not None:
+            content.queues.update(_check_named(source, path, "queues", item, _QUEUE, diagnostics, content))
         elif key == "rules":
             if not isinstance(item, list):
                 diagnostics.append(
