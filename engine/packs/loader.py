@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,17 +17,17 @@ from typing import Any
 from engine.packs import errors
 from engine.packs.errors import Diagnostic, PackInvalid, Severity
 from engine.packs.pack import Origin, Pack
+from engine.packs.rules import run_rules
 from engine.packs.schema import (
     Entity,
     EscalationRule,
     LookupFile,
     OutOfScope,
-    Queue,
     Settings,
-    Variation,
 )
 from engine.packs.schema_pass import DICT_SECTIONS, FileContent, check_file
 from engine.packs.source import Location, SourceFile
+from engine.packs.testcases import load_tests
 from engine.packs.yamlfiles import display_path, read_yaml
 
 __all__ = ["CheckResult", "check_pack", "load_pack", "pack_files"]
@@ -71,9 +71,6 @@ def load_pack(folder: str | Path, *, strict: bool = False) -> Pack:
 
 def check_pack(folder: str | Path) -> CheckResult:
     """Load the pack in `folder` and run every check, collecting all diagnostics."""
-    from engine.packs.rules import run_rules
-    from engine.packs.testcases import load_tests
-
     loader = _Loader()
     root = Path(folder)
     assembled = loader.load(root, stack=())
@@ -84,7 +81,7 @@ def check_pack(folder: str | Path) -> CheckResult:
         diagnostics.extend(run_rules(pack, broken))
         tests, test_diagnostics = load_tests(pack)
         diagnostics.extend(test_diagnostics)
-        object.__setattr__(pack, "tests", tuple(tests))
+        pack = replace(pack, tests=tuple(tests))
     return CheckResult(root, pack, _unique_sorted(diagnostics), broken)
 
 
@@ -254,18 +251,23 @@ def _assemble(
     out_of_scope: list[OutOfScope] = []
     rules: list[EscalationRule] = list(own.rules)
     overrides = {name: location for name, location in own.overrides}
-    default_queue = own.default_queue[0] if own.default_queue else None
+    default_queue = None
+    if own.default_queue is not None:
+        default_queue, origins[("escalation", "default_queue")] = own.default_queue
 
     for child in imported:
-        assert child.pack is not None
         sub = child.pack
+        if sub is None:
+            continue
         broken |= child.broken
         for name in sub.imports + (sub.name,):
             if name not in import_names:
                 import_names.append(name)
         out_of_scope.extend(b for b in sub.out_of_scope if b not in out_of_scope)
         rules.extend(r for r in sub.rules if r not in rules)
-        default_queue = default_queue or sub.default_queue
+        if default_queue is None and sub.default_queue is not None:
+            default_queue = sub.default_queue
+            origins[("escalation", "default_queue")] = sub.origins[("escalation", "default_queue")]
         lookups.update(sub.lookups)
         for section, mapping in _sections(sub).items():
             for name, item in mapping.items():
@@ -443,7 +445,3 @@ def _unique_sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             result.append(d)
     return sorted(result, key=Diagnostic.sort_key)
-
-
-# Re-exported for type checkers of callers.
-_ = (Queue, Variation)

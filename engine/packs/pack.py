@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.packs.schema import (
     Action,
@@ -19,6 +20,9 @@ from engine.packs.schema import (
     Variation,
 )
 from engine.packs.source import Location, SourceFile, YamlPath
+
+if TYPE_CHECKING:
+    from engine.packs.testcases import ConversationTest
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class Pack:
     #: The names of the imported packs, in import order (transitively, each once).
     imports: tuple[str, ...]
     files: tuple[SourceFile, ...]
-    tests: tuple[object, ...] = field(default=())
+    #: Conversation tests from the pack's tests/ folder (not those of imported packs).
+    tests: tuple[ConversationTest, ...] = field(default=())
 
     def location(self, section: str, name: str) -> Location | None:
         origin = self.origins.get((section, name))

@@ -43,7 +43,6 @@ from engine.packs.schema import (
     GotoStep,
     IfStep,
     LinkStep,
-    Node,
     RespondStep,
     SetStep,
     Slot,
@@ -730,26 +729,12 @@ def escalation_resolves(check: Check) -> Iterator[Diagnostic]:
     for rule_ in pack.rules:
         yield from _condition(check, rule_.when, rule_.at("when"))
         yield from _ref(check, "queues", rule_.to, errors.UNKNOWN_QUEUE, rule_.at("to"), "escalation rule")
-    if pack.default_queue is not None:
-        origin = pack.origins.get(("queues", pack.default_queue))
-        if not check.exists("queues", pack.default_queue):
-            location = None
-            for source in pack.files:
-                if (
-                    source.root
-                    and "escalation" in source.root
-                    and "default_queue" in (source.root["escalation"] or {})
-                ):
-                    location = source.locate(("escalation", "default_queue"))
-            yield from _ref(
-                check,
-                "queues",
-                pack.default_queue,
-                errors.UNKNOWN_QUEUE,
-                location,
-                "escalation default_queue",
-            )
-        del origin
+    origin = pack.origins.get(("escalation", "default_queue"))
+    if pack.default_queue is not None and not check.exists("queues", pack.default_queue):
+        location = origin.location(key=False) if origin else None
+        yield from _ref(
+            check, "queues", pack.default_queue, errors.UNKNOWN_QUEUE, location, "escalation default_queue"
+        )
     for name, queue in pack.queues.items():
         where = f"queue '{name}'"
         for field_name in ("closed_message", "timeout_message"):
@@ -868,6 +853,3 @@ def nothing_unused(check: Check) -> Iterator[Diagnostic]:
     for name in pack.actions:
         if name not in used_actions and pack.defined_here("actions", name):
             yield errors.UNUSED_ITEM(pack.location("actions", name), kind="action", name=name)
-
-
-_ = Node  # re-exported type used in annotations of callers

@@ -131,7 +131,7 @@ def test_loader_pack_is_immutable(shop: Path) -> None:
 
 def test_loader_reads_conversation_tests_apart_from_the_pack(shop: Path) -> None:
     pack = load_pack(shop)
-    assert [t.name for t in pack.tests] == ["order given up front"]  # type: ignore[attr-defined]
+    assert [t.name for t in pack.tests] == ["order given up front"]
     assert "tests" not in {source.path.parent.name for source in pack.files}
 
 
