@@ -325,9 +325,9 @@ IMPORT_CONFLICT = Problem(
 OVERRIDE_NOTHING = Problem(
     "P203",
     W,
-    "override of nothing imported",
-    "'{path}' is listed under overrides but no imported pack defines it",
-    "remove it from 'overrides:' or fix the name",
+    "override that replaces nothing",
+    "'{path}' is listed under overrides but {reason}",
+    "remove it from 'overrides:', fix the name, or define the replacement in this pack",
 )
 UNKNOWN_INTENT = Problem(
     "P210",

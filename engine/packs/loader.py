@@ -315,8 +315,12 @@ def _assemble(
             items[section][name] = item
             origins[(section, name)] = origin
     for name, location in own.overrides:
-        if name not in used_overrides:
-            diagnostics.append(errors.OVERRIDE_NOTHING(location, path=name))
+        if name in used_overrides:
+            continue
+        section, _, item = name.partition(".")
+        imported_here = (section, item) in origins and origins[(section, item)].pack != own.name
+        reason = "this pack does not define a replacement" if imported_here else "no imported pack defines it"
+        diagnostics.append(errors.OVERRIDE_NOTHING(location, path=name, reason=reason))
 
     for name, (entity, origin) in own.items["entities"].items():
         values = _lookup_values(folder, entity, origin, diagnostics)
