@@ -68,11 +68,11 @@ def test_example_packs_point_editors_at_the_schema(name: str) -> None:
 
 
 FIVE_DEFECTS = [
-    # (file, old, new, code) — each a different kind of mistake an analyst makes.
-    ("flows.yml", "respond: ", "respnd: ", "P107"),
+    # (file, old, new, code): five different mistakes an analyst makes, in different places.
+    ("flows_refunds.yml", "respond: ", "respnd: ", "P107"),
     ("slots.yml", "type: text", "type: txet", "P104"),
-    ("nlu.yml", "regex: '[A-Z]", "regex: '[A-Z", "P105"),
-    ("flows.yml", "collect: order_id", "collect: order_number", "P212"),
+    ("entities.yml", "regex: '\\b[A-Z]", "regex: '\\b[A-Z", "P105"),
+    ("flows_orders.yml", "collect: order_id", "collect: order_number", "P212"),
     ("escalation.yml", "to: billing", "to: biling", "P216"),
 ]
 

@@ -389,16 +389,15 @@ UNKNOWN_CHANNEL = Problem(
     "P218",
     E,
     "unknown channel",
-    "response variation for channel '{name}'; {hint}",
+    "{where}: unknown channel '{name}'; {hint}",
     "use one of: {known}",
 )
 MISSING_SYSTEM_RESPONSE = Problem(
     "P219",
     E,
     "response needed by a built-in behaviour is missing",
-    "{feature} is on but response '{name}' is not defined",
-    "define response '{name}' (the common pack has one: add 'imports: [common]'), or turn {feature} "
-    "off under 'settings:'",
+    "{feature} needs response '{name}', which is not defined",
+    "define response '{name}' (the common pack has one: add 'imports: [common]'){off}",
 )
 
 # -- P3xx: flows ----------------------------------------------------------------------------
@@ -516,6 +515,13 @@ UNUSED_ITEM = Problem(
     "{kind} '{name}' is defined but nothing uses it",
     "remove it, or use it",
 )
+ANNOTATION_NOT_EXTRACTED = Problem(
+    "P411",
+    W,
+    "annotated value the entity would not find",
+    "example of intent '{intent}' marks '{value}' as {entity}, but {reason}",
+    "fix the annotation, or extend the entity's {extend} so the assistant finds such values",
+)
 
 # -- P5xx: templates and conditions ---------------------------------------------------------
 TEMPLATE_SYNTAX = Problem(
@@ -586,6 +592,13 @@ TEST_STUB_UNKNOWN = Problem(
     "stub for an undeclared action",
     "test stubs action '{name}', which the pack does not declare; {hint}",
     "stub only actions declared under 'actions:'",
+)
+STUB_UNDECLARED_SLOT = Problem(
+    "P704",
+    E,
+    "stub sets a slot its action does not declare",
+    "the stub of action '{action}' sets slot '{slot}', which the action does not list under 'slots:'",
+    "add '{slot}' to the action's 'slots:' (if the real action sets it) or remove it from the stub",
 )
 
 

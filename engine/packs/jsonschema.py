@@ -15,7 +15,7 @@ TESTS_SCHEMA_FILE = SCHEMA_DIR / "tests.schema.json"
 
 
 def pack_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) for one YAML file of a pack."""
+    """The JSON Schema (draft-07) for one YAML file of a pack."""
     schema = PackFile.model_json_schema(by_alias=True, mode="validation")
     return _decorate(schema, "Parley domain pack file", "pack.schema.json")
 
@@ -29,7 +29,9 @@ def tests_json_schema() -> dict[str, Any]:
 def _decorate(schema: dict[str, Any], title: str, name: str) -> dict[str, Any]:
     _close_named_maps(schema)
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        # Draft-07 is what most YAML language servers implement; $defs references resolve as
+        # plain JSON pointers there too.
+        "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": f"https://parley.dev/schema/{name}",
         **schema,
         "title": title,

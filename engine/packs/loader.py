@@ -79,7 +79,7 @@ def check_pack(folder: str | Path) -> CheckResult:
     broken = frozenset(assembled.broken) if assembled else frozenset()
     if pack is not None:
         diagnostics.extend(run_rules(pack, broken))
-        tests, test_diagnostics = load_tests(pack)
+        tests, test_diagnostics = load_tests(pack, broken)
         diagnostics.extend(test_diagnostics)
         pack = replace(pack, tests=tuple(tests))
     return CheckResult(root, pack, _unique_sorted(diagnostics), broken)
@@ -117,15 +117,18 @@ class _Loader:
             self.loaded[key] = None
             return None
         contents: list[FileContent] = []
+        unreadable: set[tuple[str, str]] = set()
         for path in files:
             source, problems = read_yaml(path)
             self.diagnostics.extend(problems)
-            if source is not None:
+            if source is None:
+                unreadable.add(("file", display_path(path)))
+            else:
                 content, problems = check_file(source)
                 self.diagnostics.extend(problems)
                 contents.append(content)
         own = _merge_files(contents, self.diagnostics)
-        imported: list[_Assembled] = []
+        imported: list[tuple[_Assembled, Location]] = []
         for name, location in own.imports:
             target = _import_folder(folder, name)
             if target.resolve() in stack or target.resolve() == key:
@@ -139,7 +142,10 @@ class _Loader:
                 continue
             child = self.load(target, stack + (key,), location)
             if child is not None and child.pack is not None:
-                imported.append(child)
+                imported.append((child, location))
+        own.broken |= unreadable
+        if "pack" not in own.metadata:
+            own.name = folder.name
         result = _assemble(folder, own, imported, self.diagnostics)
         self.loaded[key] = result
         return result
@@ -211,10 +217,11 @@ def _merge_files(contents: list[FileContent], diagnostics: list[Diagnostic]) -> 
             )
         own.rules.extend(content.rules)
         if content.default_queue is not None:
-            own.default_queue = (
-                content.default_queue,
-                Origin(own.name, source, ("escalation", "default_queue")),
-            )
+            origin = Origin(own.name, source, ("escalation", "default_queue"))
+            if own.default_queue is not None:
+                diagnostics.append(_duplicate(origin, own.default_queue[1], "setting", "default_queue"))
+            else:
+                own.default_queue = (content.default_queue, origin)
     return own
 
 
@@ -237,10 +244,11 @@ def _duplicate(origin: Origin, first: Origin, kind: str, name: str) -> Diagnosti
 
 # -- assembling a pack with its imports ------------------------------------------------------
 def _assemble(
-    folder: Path, own: _Own, imported: list[_Assembled], diagnostics: list[Diagnostic]
+    folder: Path, own: _Own, imported: list[tuple[_Assembled, Location]], diagnostics: list[Diagnostic]
 ) -> _Assembled:
+    unreadable = any(section == "file" for section, _ in own.broken)
     for key in ("pack", "version", "language"):
-        if key not in own.metadata:
+        if key not in own.metadata and not unreadable:
             location = own.files[0].start() if own.files else None
             diagnostics.append(errors.METADATA_MISSING(location, key=key))
     items: dict[str, dict[str, Any]] = {s: {} for s in own.items}
@@ -255,7 +263,7 @@ def _assemble(
     if own.default_queue is not None:
         default_queue, origins[("escalation", "default_queue")] = own.default_queue
 
-    for child in imported:
+    for child, import_location in imported:
         sub = child.pack
         if sub is None:
             continue
@@ -275,15 +283,13 @@ def _assemble(
                 previous = origins.get((section, name))
                 if previous is not None and previous.pack != origin.pack:
                     if f"{section}.{name}" not in overrides:
-                        location = next(
-                            (loc for n, loc in own.imports if n.rstrip("/").endswith(sub.folder.name)), None
-                        )
+                        # Two imports define it: reported at the later import, naming the earlier.
                         diagnostics.append(
                             errors.IMPORT_CONFLICT(
-                                location,
+                                import_location,
                                 kind=section.rstrip("s"),
                                 name=name,
-                                pack=origin.pack,
+                                pack=previous.pack,
                                 other=str(previous.location()),
                                 section=section,
                             )

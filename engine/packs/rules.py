@@ -49,7 +49,15 @@ from engine.packs.schema import (
 )
 from engine.packs.source import Location
 
-__all__ = ["RULES", "SYSTEM_RESPONSES", "Check", "run_rules", "slot_value_problem", "walk_steps"]
+__all__ = [
+    "RULES",
+    "SYSTEM_RESPONSES",
+    "Check",
+    "SystemResponse",
+    "run_rules",
+    "slot_value_problem",
+    "walk_steps",
+]
 
 _ALLOWED_GLOBALS = frozenset(environment().globals) | {"loop", "self", "varargs", "kwargs"}
 
@@ -61,9 +69,14 @@ class Check:
     pack: Pack
     broken: frozenset[tuple[str, str]]
 
+    @property
+    def incomplete(self) -> bool:
+        """True when a file of the pack could not be read: what it defines is unknown."""
+        return any(section == "file" for section, _ in self.broken)
+
     def exists(self, section: str, name: str) -> bool:
         mapping = getattr(self.pack, section)
-        return name in mapping or (section, name) in self.broken
+        return name in mapping or (section, name) in self.broken or self.incomplete
 
     def known(self, section: str) -> list[str]:
         return list(getattr(self.pack, section)) + [n for s, n in self.broken if s == section]
@@ -122,29 +135,39 @@ def _ref(
         yield problem(location, where=where, name=name, hint=did_you_mean(name, check.known(section)))
 
 
-#: Responses that built-in behaviours say, and the setting that needs each.
-SYSTEM_RESPONSES: dict[str, str] = {
-    "ask_rephrase": "the fallback ladder",
-    "clarify": "settings.repair.clarification",
-    "flow_cancelled": "settings.repair.cancel",
-    "help": "settings.repair.help",
-    "restarted": "settings.repair.restart",
-    "handoff_requested": "escalation",
-    "flow_resumed": "settings.repair.digression",
+@dataclass(frozen=True)
+class SystemResponse:
+    """A response a built-in behaviour says, and the switch that turns the behaviour off."""
+
+    feature: str
+    needed: Callable[[Pack], bool]
+    switch_off: str
+
+
+#: Responses that built-in behaviours say, by name.
+SYSTEM_RESPONSES: dict[str, SystemResponse] = {
+    "ask_rephrase": SystemResponse("the fallback ladder", lambda p: True, ""),
+    "clarify": SystemResponse(
+        "clarification", lambda p: p.settings.repair.clarification, "settings.repair.clarification: false"
+    ),
+    "flow_cancelled": SystemResponse(
+        "cancelling", lambda p: p.settings.repair.cancel is not False, "settings.repair.cancel: false"
+    ),
+    "help": SystemResponse(
+        "help", lambda p: p.settings.repair.help is not False, "settings.repair.help: false"
+    ),
+    "restarted": SystemResponse(
+        "restarting", lambda p: p.settings.repair.restart is not False, "settings.repair.restart: false"
+    ),
+    "handoff_requested": SystemResponse(
+        "human handoff",
+        lambda p: bool(p.queues) or p.settings.repair.human is not False,
+        "settings.repair.human: false and define no escalation queues",
+    ),
+    "flow_resumed": SystemResponse(
+        "digression", lambda p: p.settings.repair.digression, "settings.repair.digression: false"
+    ),
 }
-
-
-def _system_response_needed(pack: Pack, name: str) -> bool:
-    repair = pack.settings.repair
-    return {
-        "ask_rephrase": True,
-        "clarify": repair.clarification,
-        "flow_cancelled": repair.cancel is not False,
-        "help": repair.help is not False,
-        "restarted": repair.restart is not False,
-        "handoff_requested": bool(pack.queues) or repair.human is not False,
-        "flow_resumed": repair.digression,
-    }[name]
 
 
 # -- intents and training data ---------------------------------------------------------------
@@ -190,9 +213,19 @@ def examples_belong_to_one_intent(check: Check) -> Iterator[Diagnostic]:
                 )
             else:
                 seen.setdefault(key, (name, index))
-    for block in check.pack.out_of_scope:
+    out_of_scope: set[str] = set()
+    own_files = check.pack.files
+    # Imported blocks first, so a repeat is reported in the pack that repeats.
+    for block in sorted(check.pack.out_of_scope, key=lambda b: b.source in own_files):
         for index, text in enumerate(block.examples):
             key = _normalize(text)
+            if key in out_of_scope:
+                if block.source in own_files:
+                    yield errors.REPEATED_EXAMPLE(
+                        block.at("examples", index), example=text, intent="out_of_scope"
+                    )
+                continue
+            out_of_scope.add(key)
             if key in seen:
                 other, other_index = seen[key]
                 yield errors.SHARED_EXAMPLE(
@@ -226,6 +259,47 @@ def _role(
     entity = check.pack.entities.get(entity_name)
     if role is not None and entity is not None and role not in entity.roles:
         yield errors.UNKNOWN_ROLE(location, where=where, role=role, entity=entity_name, roles=entity.roles)
+
+
+@rule
+def annotations_are_what_entities_find(check: Check) -> Iterator[Diagnostic]:
+    """An annotated value that the entity's own regex or lookup list would not find teaches the
+    model one thing and the extractor another."""
+    pack = check.pack
+    for name, intent in pack.intents.items():
+        if not pack.defined_here("intents", name):
+            continue
+        for index, example in enumerate(intent.examples):
+            for span in example.entities:
+                entity = pack.entities.get(span.entity)
+                if entity is None:
+                    continue
+                surface = example.text[span.start : span.end]
+                reason = _extraction_problem(pack, span.entity, surface, span.value)
+                if reason:
+                    yield errors.ANNOTATION_NOT_EXTRACTED(
+                        intent.at("examples", index),
+                        intent=name,
+                        value=surface,
+                        entity=span.entity,
+                        reason=reason,
+                        extend="regex" if entity.kind == "regex" else "lookup values or synonyms",
+                    )
+
+
+def _extraction_problem(pack: Pack, name: str, surface: str, value: str) -> str | None:
+    entity = pack.entities[name]
+    if entity.kind == "regex":
+        if not any(re.fullmatch(pattern, surface) for pattern in entity.patterns):
+            return "its regex does not match it"
+    elif entity.kind == "lookup" and name in pack.lookups:
+        known = {_normalize(v) for v in pack.lookups[name]}
+        for canonical, variants in entity.synonyms.items():
+            known.add(_normalize(canonical))
+            known.update(_normalize(v) for v in variants)
+        if _normalize(surface) not in known and _normalize(value) not in known:
+            return "it is neither a lookup value nor a synonym"
+    return None
 
 
 @whole_pack_rule
@@ -408,9 +482,10 @@ def system_responses_exist(check: Check) -> Iterator[Diagnostic]:
     if ("settings", "repair") in check.broken:
         return
     location = check.pack.files[0].start() if check.pack.files else None
-    for name, feature in SYSTEM_RESPONSES.items():
-        if _system_response_needed(check.pack, name) and not check.exists("responses", name):
-            yield errors.MISSING_SYSTEM_RESPONSE(location, feature=feature, name=name)
+    for name, system in SYSTEM_RESPONSES.items():
+        if system.needed(check.pack) and not check.exists("responses", name):
+            off = f", or turn {system.feature} off with '{system.switch_off}'" if system.switch_off else ""
+            yield errors.MISSING_SYSTEM_RESPONSE(location, feature=system.feature, name=name, off=off)
 
 
 _PAYLOAD = re.compile(r"^/(?P<intent>[^{\s]+)(?P<data>\{.*\})?$", re.DOTALL)

@@ -370,7 +370,7 @@ class Action(Node):
         default_factory=list, description="Slots the action may set (for the validator and for readers)."
     )
     timeout: float | None = Field(
-        None, gt=0, le=300, description="Seconds to wait for the action server (default from config.yml)."
+        None, gt=0, le=300, description="Seconds to wait for the action server (default: the engine's)."
     )
     retries: int = Field(
         0, ge=0, le=5, description="How often to retry after a failure (idempotent actions only)."
@@ -466,7 +466,7 @@ class GotoStep(StepBase):
 class EndStep(StepBase):
     """End the flow."""
 
-    end: Literal[True] = Field(True, description="Always true; write the step as '- end'.")
+    end: Literal[True] = Field(description="Always true; write the step as '- end'.")
 
 
 STEP_KINDS = ("collect", "action", "respond", "set", "if", "link", "call", "escalate", "goto", "end")
@@ -597,7 +597,7 @@ class Queue(Node):
     hours: BusinessHours | None = Field(None, description="When agents work (default: always).")
     closed_message: Name | None = Field(None, description="Response said when the queue is closed.")
     max_wait_minutes: float | None = Field(
-        None, gt=0, description="How long a ticket may wait unclaimed before 'on_timeout' applies."
+        None, gt=0, description="Minutes a ticket may wait unclaimed before the timeout_* keys apply."
     )
     timeout_priority: Priority | None = Field(
         None, description="Priority given to a ticket that waited longer than max_wait_minutes."
@@ -633,7 +633,7 @@ class Escalation(Node):
 class FallbackSettings(Node):
     """What happens when the assistant does not understand."""
 
-    threshold: float | Literal["auto"] = Field(
+    threshold: Annotated[float, Field(ge=0, le=1)] | Literal["auto"] = Field(
         "auto",
         description="Confidence below which a message is not understood: a number in 0..1, or "
         "'auto' to choose it from the pack's examples to reach target_precision.",

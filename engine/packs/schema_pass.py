@@ -362,8 +362,11 @@ def _convert_group(
         valid = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
         return [_unknown_key(source, path, str(path[-1]), describe(path[:-1]), valid)]
     if kind == "missing":
+        # The missing key is not in the data, so `path` already ends at the mapping that lacks it.
         key = str(first["loc"][-1])
-        return [_at(source, path[:-1], errors.MISSING_KEY, where=describe(path[:-1]) or "this item", key=key)]
+        return [
+            _at(source, path, errors.MISSING_KEY, on_key=True, where=describe(path) or "this item", key=key)
+        ]
     if kind in errors.CATALOGUE:
         return [_custom(source, path, kind, first)]
     if len(group) == 1 and kind in _EXPECTED and _EXPECTED[kind]:
@@ -379,6 +382,21 @@ def _convert_group(
         ]
     if kind == "string_pattern_mismatch" and len(group) == 1 and ctx.get("pattern") == NAME_PATTERN:
         return [_at(source, path, errors.BAD_NAME, kind=_name_kind(path), name=str(first["input"]))]
+    if kind == "literal_error" and len(group) == 1 and path and path[-1] == "channel":
+        from engine.packs.schema import CHANNELS
+
+        name = str(first["input"])
+        return [
+            _at(
+                source,
+                path,
+                errors.UNKNOWN_CHANNEL,
+                where=where,
+                name=name,
+                hint=did_you_mean(name, CHANNELS),
+                known=", ".join(CHANNELS),
+            )
+        ]
     expected = [_describe_expected(d) for d in group]
     if len(group) > 1 and all(d["type"] in _EXPECTED for d in group):
         return [
@@ -418,6 +436,10 @@ def _custom(source: SourceFile, path: YamlPath, code: str, detail: ErrorDetails)
         return _at(source, path, problem, kinds=", ".join(STEP_KINDS))
     if code == "P110":
         return _at(source, path, problem)
+    if code == "P701":
+        from engine.packs.testcases import TEST_STEP_KINDS
+
+        return _at(source, path, problem, kinds=", ".join(TEST_STEP_KINDS))
     return _at(source, path, problem, where=describe(path), problem=detail["msg"], fix=ctx.get("fix", ""))
 
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, Validati
 from engine.packs import errors
 from engine.packs.errors import Diagnostic, did_you_mean
 from engine.packs.pack import Pack
-from engine.packs.schema import Name, Node, Priority
+from engine.packs.rules import Check, slot_value_problem
+from engine.packs.schema import Channel, Name, Node, Priority
 from engine.packs.schema_pass import attach_origins, convert_errors
 from engine.packs.source import Location
 from engine.packs.yamlfiles import read_yaml, to_plain
@@ -143,7 +144,7 @@ class ConversationTest(Node):
 
     name: str = Field(description="What the test shows; unique in the pack.")
     description: str | None = Field(None, description="More about the test, for people.")
-    channel: str = Field("rest", description="The channel the conversation happens on.")
+    channel: Channel = Field("rest", description="The channel the conversation happens on.")
     slots: dict[Name, Any] = Field(default_factory=dict, description="Slot values at the start.")
     stubs: dict[Name, ActionStub] = Field(
         default_factory=dict, description="Custom action name -> what it does in this test."
@@ -160,8 +161,14 @@ class TestFile(Node):
 _FILE = TypeAdapter(TestFile)
 
 
-def load_tests(pack: Pack) -> tuple[list[ConversationTest], list[Diagnostic]]:
-    """Read and check the pack's conversation tests. Tests of imported packs are not included."""
+def load_tests(
+    pack: Pack, broken: frozenset[tuple[str, str]] = frozenset()
+) -> tuple[list[ConversationTest], list[Diagnostic]]:
+    """Read and check the pack's conversation tests. Tests of imported packs are not included.
+
+    `broken` names the pack's items that exist but failed validation (see `rules.Check`).
+    """
+    check = Check(pack, broken)
     folder = pack.folder / "tests"
     tests: list[ConversationTest] = []
     diagnostics: list[Diagnostic] = []
@@ -191,7 +198,7 @@ def load_tests(pack: Pack) -> tuple[list[ConversationTest], list[Diagnostic]]:
                 )
                 continue
             seen[test.name] = test.at("name")
-            diagnostics.extend(_line(d, source) for d in _check_test(pack, test))
+            diagnostics.extend(_line(d, source) for d in _check_test(check, test))
             tests.append(test)
     return tests, diagnostics
 
@@ -202,28 +209,45 @@ def _line(diagnostic: Diagnostic, source: Any) -> Diagnostic:
     return diagnostic.with_source(source.line_text(diagnostic.location.line))
 
 
-def _check_test(pack: Pack, test: ConversationTest) -> Iterator[Diagnostic]:
+def _check_test(check: Check, test: ConversationTest) -> Iterator[Diagnostic]:
+    pack = check.pack
     where = f"test '{test.name}'"
 
     def ref(
         section: str, name: str, problem: errors.Problem, location: Location | None
     ) -> Iterator[Diagnostic]:
-        mapping = getattr(pack, section)
-        if name not in mapping:
-            yield problem(location, where=where, name=name, hint=did_you_mean(name, mapping))
+        if not check.exists(section, name):
+            yield problem(location, where=where, name=name, hint=did_you_mean(name, check.known(section)))
 
-    for name in test.slots:
-        yield from ref("slots", name, errors.UNKNOWN_SLOT, test.at("slots", name, key=True))
-    for name in test.stubs:
+    def values(owner: Node, field_name: str, slots: dict[str, Any]) -> Iterator[Diagnostic]:
+        for slot, value in slots.items():
+            if slot not in pack.slots:  # unknown, or broken (then ref() stays quiet)
+                yield from ref("slots", slot, errors.UNKNOWN_SLOT, owner.at(field_name, slot, key=True))
+                continue
+            reason = slot_value_problem(pack.slots[slot], value)
+            if reason:
+                yield errors.SLOT_VALUE_TYPE(
+                    owner.at(field_name, slot),
+                    where=where,
+                    value=value,
+                    slot=slot,
+                    type=pack.slots[slot].type,
+                    reason=reason,
+                )
+
+    yield from values(test, "slots", test.slots)
+    for name, stub in test.stubs.items():
         if name not in pack.actions:
+            if check.exists("actions", name):
+                continue
             yield errors.TEST_STUB_UNKNOWN(
                 test.at("stubs", name, key=True), name=name, hint=did_you_mean(name, pack.actions)
             )
-        else:
-            for slot in test.stubs[name].slots:
-                yield from ref(
-                    "slots", slot, errors.UNKNOWN_SLOT, test.stubs[name].at("slots", slot, key=True)
-                )
+            continue
+        yield from values(stub, "slots", stub.slots)
+        for slot in stub.slots:
+            if slot in pack.slots and slot not in pack.actions[name].slots:
+                yield errors.STUB_UNDECLARED_SLOT(stub.at("slots", slot, key=True), action=name, slot=slot)
     for step in test.steps:
         if isinstance(step, UserStep):
             if step.intent is not None:
@@ -235,8 +259,7 @@ def _check_test(pack: Pack, test: ConversationTest) -> Iterator[Diagnostic]:
         elif isinstance(step, BotStep):
             yield from ref("responses", step.bot, errors.UNKNOWN_RESPONSE, step.at("bot"))
         elif isinstance(step, SlotsStep):
-            for slot in step.slots:
-                yield from ref("slots", slot, errors.UNKNOWN_SLOT, step.at("slots", slot, key=True))
+            yield from values(step, "slots", step.slots)
         elif isinstance(step, (FlowStartedStep, FlowCompletedStep, FlowCancelledStep)):
             field_name = next(iter(type(step).model_fields))
             yield from ref("flows", getattr(step, field_name), errors.UNKNOWN_FLOW, step.at(field_name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,9 @@ def _mark_location(shown: str, mark: Any) -> Location:
 
 
 def _duplicate_key(error: DuplicateKeyError) -> str:
-    problem = error.problem or ""
-    start, end = problem.find('"'), problem.rfind('"')
-    return problem[start + 1 : end] if 0 <= start < end else problem
+    # ruamel says: found duplicate key "greet" with value "..." (original value: "...")
+    match = re.search(r'duplicate key "(.*?)" with value', error.problem or "")
+    return match.group(1) if match else (error.problem or "?")
 
 
 def _with_line(diagnostic: Diagnostic, text: str) -> Diagnostic:
