@@ -412,7 +412,7 @@ ORPHAN_FLOW = Problem(
     "P302",
     E,
     "flow can never start",
-    "flow '{name}' has no trigger and no flow links to it or calls it",
+    "flow '{name}' can never start: it has no trigger, and no flow that can start links to it or calls it",
     "add 'trigger: {{intents: [...]}}', or 'link:'/'call:' it from another flow",
 )
 DUPLICATE_STEP_ID = Problem(

@@ -275,7 +275,9 @@ def annotations_are_what_entities_find(check: Check) -> Iterator[Diagnostic]:
                 if entity is None:
                     continue
                 surface = example.text[span.start : span.end]
-                reason = _extraction_problem(pack, span.entity, surface, span.value)
+                reason = _extraction_problem(
+                    pack, span.entity, example.text, span.start, span.end, span.value
+                )
                 if reason:
                     yield errors.ANNOTATION_NOT_EXTRACTED(
                         intent.at("examples", index),
@@ -287,11 +289,14 @@ def annotations_are_what_entities_find(check: Check) -> Iterator[Diagnostic]:
                     )
 
 
-def _extraction_problem(pack: Pack, name: str, surface: str, value: str) -> str | None:
+def _extraction_problem(pack: Pack, name: str, text: str, start: int, end: int, value: str) -> str | None:
     entity = pack.entities[name]
+    surface = text[start:end]
     if entity.kind == "regex":
-        if not any(re.fullmatch(pattern, surface) for pattern in entity.patterns):
-            return "its regex does not match it"
+        # Run over the whole example, as extraction will: patterns may look at the context.
+        spans = {m.span() for pattern in entity.patterns for m in re.finditer(pattern, text)}
+        if (start, end) not in spans:
+            return "its regex does not find exactly that text in the example"
     elif entity.kind == "lookup" and name in pack.lookups:
         known = {_normalize(v) for v in pack.lookups[name]}
         for canonical, variants in entity.synonyms.items():
@@ -447,11 +452,21 @@ def slot_value_problem(slot: Slot, value: Any) -> str | None:
         article = "an" if kind[0] in "aeiou" else "a"
         return f"expected {article} {kind} value, found {type(value).__name__} {value!r}"
     validation = slot.validation
-    if validation is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if validation is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         if validation.min is not None and value < validation.min:
             return f"below the minimum {validation.min:g}"
         if validation.max is not None and value > validation.max:
             return f"above the maximum {validation.max:g}"
+    if (
+        validation.pattern is not None
+        and isinstance(value, str)
+        and not re.fullmatch(validation.pattern, value)
+    ):
+        return f"it does not match the slot's pattern {validation.pattern}"
+    if validation.choices is not None and value not in validation.choices:
+        return f"allowed values are {', '.join(str(c) for c in validation.choices)}"
     return None
 
 
@@ -516,11 +531,18 @@ def _payload(check: Check, payload: str, location: Location | None) -> Iterator[
                 fix='write it as /intent{"slot_name": "value"}',
             )
             return
-        for key in data:
+        for key, value in data.items():
             if not check.exists("slots", key) and not check.exists("entities", key):
                 yield errors.UNKNOWN_SLOT(
                     location, where=where, name=key, hint=did_you_mean(key, check.known("slots"))
                 )
+            elif key in check.pack.slots:
+                slot = check.pack.slots[key]
+                reason = slot_value_problem(slot, value)
+                if reason:
+                    yield errors.SLOT_VALUE_TYPE(
+                        location, where=where, value=value, slot=key, type=slot.type, reason=reason
+                    )
 
 
 def _template(check: Check, text: str, location: Location | None) -> Iterator[Diagnostic]:
@@ -747,16 +769,24 @@ def _list_terminal(steps: list[Any]) -> bool:
 
 @whole_pack_rule
 def flows_can_start(check: Check) -> Iterator[Diagnostic]:
+    """Every flow is reachable: triggered, or linked or called from a flow that is reachable."""
     pack = check.pack
-    reached: set[str] = set()
-    for flow in pack.flows.values():
-        for step, _ in walk_steps(flow.steps):
-            if isinstance(step, LinkStep):
-                reached.add(step.link)
-            elif isinstance(step, CallStep):
-                reached.add(step.call)
+    targets: dict[str, set[str]] = {}
     for name, flow in pack.flows.items():
-        if flow.trigger is None and name not in reached:
+        targets[name] = {
+            step.link if isinstance(step, LinkStep) else step.call
+            for step, _ in walk_steps(flow.steps)
+            if isinstance(step, (LinkStep, CallStep))
+        }
+    reachable: set[str] = set()
+    frontier = [name for name, flow in pack.flows.items() if flow.trigger is not None]
+    while frontier:
+        name = frontier.pop()
+        if name not in reachable:
+            reachable.add(name)
+            frontier.extend(targets.get(name, ()))
+    for name in pack.flows:
+        if name not in reachable:
             yield errors.ORPHAN_FLOW(pack.location("flows", name), name=name)
 
 

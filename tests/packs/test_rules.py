@@ -45,7 +45,7 @@ def _found(folder: Path) -> list[tuple[str, int, str]]:
 def test_rules_annotations_must_be_values_the_entity_finds(write_pack: Callable[..., Path]) -> None:
     found = _found(write_pack({"pack.yml": HEAD}))
     assert [(code, line) for code, line, _ in found] == [("P411", 12), ("P411", 13)]
-    assert "'12' as order_id, but its regex does not match it" in found[0][2]
+    assert "'12' as order_id, but its regex does not find exactly that text" in found[0][2]
     assert "'sofa' as product, but it is neither a lookup value nor a synonym" in found[1][2]
 
 
@@ -95,3 +95,54 @@ def test_rules_a_file_that_does_not_parse_does_not_flood_missing_names(
         )
     )
     assert [code for code, _, _ in found] == ["P002"]
+
+
+MINIMAL = """\
+pack: p
+version: 1.0.0
+language: en
+settings: {repair: {digression: false, correction: false, clarification: false, cancel: false,
+  restart: false, repeat: false, help: false, human: false}}
+responses:
+  ask_rephrase: Sorry?
+  done: Done.
+intents:
+  outage:
+    examples: ["down for [300](user_count) people", b, c, d, e, f, g, h, i, j]
+entities:
+  user_count: {regex: '\\d+(?=\\s*people)'}
+slots:
+  user_count: {type: integer, fill: [{entity: user_count}], validation: {min: 1}}
+  ticket: {type: text, fill: [{text: true}], validation: {pattern: 'INC\\d{6}'}}
+flows:
+  outage:
+    description: Outage
+    trigger: {intents: [outage]}
+    steps: [{respond: done}]
+"""
+
+
+def test_rules_regex_annotations_are_checked_in_context(write_pack: Callable[..., Path]) -> None:
+    text = MINIMAL + "    # the set step below is valid\n"
+    text = text.replace("steps: [{respond: done}]", 'steps: [{respond: done}, {set: {ticket: "INC123456"}}]')
+    assert _found(write_pack({"pack.yml": text})) == []
+
+
+def test_rules_values_in_set_steps_and_buttons_respect_validation(write_pack: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("steps: [{respond: done}]", 'steps: [{respond: done}, {set: {ticket: "INC12"}}]')
+    text = text.replace(
+        "  done: Done.\n",
+        "  done:\n    - text: Done.\n      buttons: [{title: Many, payload: '/outage{\"user_count\": 0}'}]\n",
+    )
+    found = _found(write_pack({"pack.yml": text}))
+    assert [code for code, _, _ in found] == ["P406", "P406"]
+    assert "below the minimum 1" in found[0][2]
+    assert "does not match the slot's pattern" in found[1][2]
+
+
+def test_rules_flows_that_only_reach_each_other_can_never_start(write_pack: Callable[..., Path]) -> None:
+    text = MINIMAL + (
+        "  a:\n    description: A\n    steps: [{link: b}]\n  b:\n    description: B\n    steps: [{call: a}]\n"
+    )
+    found = _found(write_pack({"pack.yml": text}))
+    assert [code for code, _, _ in found] == ["P302", "P302"]
