@@ -69,8 +69,12 @@ def load_pack(folder: str | Path, *, strict: bool = False) -> Pack:
     return result.pack
 
 
-def check_pack(folder: str | Path) -> CheckResult:
-    """Load the pack in `folder` and run every check, collecting all diagnostics."""
+def check_pack(folder: str | Path, *, with_tests: bool = True) -> CheckResult:
+    """Load the pack in `folder` and run every check, collecting all diagnostics.
+
+    `with_tests=False` skips the conversation tests in the pack's tests/ folder (serving needs
+    only the pack itself).
+    """
     loader = _Loader()
     root = Path(folder)
     assembled = loader.load(root, stack=())
@@ -79,6 +83,7 @@ def check_pack(folder: str | Path) -> CheckResult:
     broken = frozenset(assembled.broken) if assembled else frozenset()
     if pack is not None:
         diagnostics.extend(run_rules(pack, broken))
+    if pack is not None and with_tests:
         tests, test_diagnostics = load_tests(pack, broken)
         diagnostics.extend(test_diagnostics)
         pack = replace(pack, tests=tuple(tests))
