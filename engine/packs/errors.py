@@ -101,15 +101,20 @@ class Diagnostic(Exception):
 
 
 class PackInvalid(Exception):
-    """Raised when a pack has errors; carries every diagnostic found (errors and warnings)."""
+    """Raised when a pack has errors (or, when loaded strictly, warnings).
 
-    def __init__(self, pack: str, diagnostics: Sequence[Diagnostic]) -> None:
+    `diagnostics` holds everything found; `failing` and `codes` the problems that rejected the pack.
+    """
+
+    def __init__(self, pack: str, diagnostics: Sequence[Diagnostic], *, strict: bool = False) -> None:
         self.pack = pack
         self.diagnostics = list(diagnostics)
         self.errors = [d for d in self.diagnostics if d.is_error]
-        self.codes = [d.code for d in self.errors]
+        self.failing = list(self.diagnostics) if strict else self.errors
+        self.codes = [d.code for d in self.failing]
+        what = "problem(s) (warnings count: strict)" if strict else "error(s)"
         super().__init__(
-            f"pack {pack!r} has {len(self.errors)} error(s):\n" + "\n".join(d.format() for d in self.errors)
+            f"pack {pack!r} has {len(self.failing)} {what}:\n" + "\n".join(d.format() for d in self.failing)
         )
 
 
@@ -133,9 +138,15 @@ class Problem:
         )
 
 
+class _Fields(dict[str, str]):
+    """Template fields; optional ones (such as a hint) left out render as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def _fill(template: str, fields: dict[str, Any]) -> str:
-    values = {k: _show(v) for k, v in fields.items()}
-    return template.format(**values)
+    return template.format_map(_Fields({k: _show(v) for k, v in fields.items()}))
 
 
 def _show(value: Any) -> str:
@@ -247,7 +258,7 @@ WRONG_TYPE = Problem(
     E,
     "wrong type",
     "{where}: expected {expected}, found {found}",
-    "write {expected} here",
+    "write {expected} here{hint}",
 )
 MISSING_KEY = Problem(
     "P103",

@@ -19,6 +19,7 @@ from engine.packs.errors import Diagnostic, PackInvalid, Severity
 from engine.packs.pack import Origin, Pack
 from engine.packs.rules import run_rules
 from engine.packs.schema import (
+    SINGULAR,
     Entity,
     EscalationRule,
     LookupFile,
@@ -65,7 +66,7 @@ def load_pack(folder: str | Path, *, strict: bool = False) -> Pack:
     """
     result = check_pack(folder)
     if not result.ok(strict=strict) or result.pack is None:
-        raise PackInvalid(str(folder), result.diagnostics if strict else result.errors or result.diagnostics)
+        raise PackInvalid(str(folder), result.diagnostics, strict=strict)
     return result.pack
 
 
@@ -235,7 +236,7 @@ def _add(
 ) -> None:
     existing = own.items[section].get(name)
     if existing is not None:
-        diagnostics.append(_duplicate(origin, existing[1], section.rstrip("s"), name))
+        diagnostics.append(_duplicate(origin, existing[1], SINGULAR[section], name))
         return
     own.items[section][name] = (item, origin)
 
@@ -252,9 +253,11 @@ def _assemble(
     folder: Path, own: _Own, imported: list[tuple[_Assembled, Location]], diagnostics: list[Diagnostic]
 ) -> _Assembled:
     unreadable = any(section == "file" for section, _ in own.broken)
+    main_file = _main_file(own)
     for key in ("pack", "version", "language"):
-        if key not in own.metadata and not unreadable:
-            location = own.files[0].start() if own.files else None
+        # A key that is there but malformed was reported already; an unreadable file may hold it.
+        if key not in own.metadata and ("metadata", key) not in own.broken and not unreadable:
+            location = main_file.start() if main_file else None
             diagnostics.append(errors.METADATA_MISSING(location, key=key))
     items: dict[str, dict[str, Any]] = {s: {} for s in own.items}
     origins: dict[tuple[str, str], Origin] = {}
@@ -292,7 +295,7 @@ def _assemble(
                         diagnostics.append(
                             errors.IMPORT_CONFLICT(
                                 import_location,
-                                kind=section.rstrip("s"),
+                                kind=SINGULAR[section],
                                 name=name,
                                 pack=previous.pack,
                                 other=str(previous.location()),
@@ -315,7 +318,7 @@ def _assemble(
                     diagnostics.append(
                         errors.IMPORT_CONFLICT(
                             location,
-                            kind=section.rstrip("s"),
+                            kind=SINGULAR[section],
                             name=name,
                             pack=previous.pack,
                             other=str(previous.location()),
@@ -326,7 +329,7 @@ def _assemble(
             items[section][name] = item
             origins[(section, name)] = origin
     for name, location in own.overrides:
-        if name in used_overrides:
+        if name in used_overrides or unreadable:
             continue
         section, _, item = name.partition(".")
         imported_here = (section, item) in origins and origins[(section, item)].pack != own.name
@@ -360,8 +363,19 @@ def _assemble(
         origins=MappingProxyType(origins),
         imports=tuple(import_names),
         files=tuple(own.files),
+        main_file=main_file,
     )
     return _Assembled(pack, broken)
+
+
+def _main_file(own: _Own) -> SourceFile | None:
+    """The file that declares the pack (`pack:`), else pack.yml, else the first file."""
+    if "pack" in own.metadata:
+        return own.metadata["pack"][1].source
+    named = [s for s in own.files if s.path.stem == "pack"]
+    if named:
+        return named[0]
+    return own.files[0] if own.files else None
 
 
 def _sections(pack: Pack) -> dict[str, Any]:
@@ -411,7 +425,7 @@ def _lookup_values(
                 diagnostics.append(
                     _located(
                         errors.LOOKUP_FILE(
-                            location,
+                            entity.at("lookup", "column"),
                             path=spec.file,
                             reason=f"no column '{spec.column}'; columns: {', '.join(header)}",
                         ),

@@ -64,6 +64,8 @@ class Pack:
     #: The names of the imported packs, in import order (transitively, each once).
     imports: tuple[str, ...]
     files: tuple[SourceFile, ...]
+    #: The file that declares the pack: where pack-wide problems are reported.
+    main_file: SourceFile | None = None
     #: Conversation tests from the pack's tests/ folder (not those of imported packs).
     tests: tuple[ConversationTest, ...] = field(default=())
 
@@ -75,6 +77,10 @@ class Pack:
         """True when the item comes from this pack itself rather than from an import."""
         origin = self.origins.get((section, name))
         return origin is not None and origin.pack == self.name
+
+    def start(self) -> Location | None:
+        """Where pack-wide problems are reported: the start of the pack's main file."""
+        return self.main_file.start() if self.main_file else None
 
     @property
     def out_of_scope_examples(self) -> tuple[str, ...]:

@@ -432,8 +432,8 @@ def slots_are_filled_somewhere(check: Check) -> Iterator[Diagnostic]:
 def slot_value_problem(slot: Slot, value: Any) -> str | None:
     """Why `value` cannot be a value of `slot`, or None when it can."""
     kind = slot.type
-    if value is None or kind == "any":
-        return None
+    if value is None or kind == "any" or (kind == "categorical" and not slot.values):
+        return None  # a categorical slot without values is reported once, by slot_options_fit_types
     checks: dict[str, Callable[[Any], bool]] = {
         "text": lambda v: isinstance(v, str),
         "email": lambda v: isinstance(v, str) and "@" in v,
@@ -496,9 +496,9 @@ def response_templates_compile(check: Check) -> Iterator[Diagnostic]:
 def system_responses_exist(check: Check) -> Iterator[Diagnostic]:
     if ("settings", "repair") in check.broken:
         return
-    location = check.pack.files[0].start() if check.pack.files else None
     for name, system in SYSTEM_RESPONSES.items():
         if system.needed(check.pack) and not check.exists("responses", name):
+            location = _settings_location(check.pack) if system.switch_off else check.pack.start()
             off = f", or turn {system.feature} off with '{system.switch_off}'" if system.switch_off else ""
             yield errors.MISSING_SYSTEM_RESPONSE(location, feature=system.feature, name=name, off=off)
 
@@ -664,6 +664,8 @@ def _step_references(check: Check, flow_name: str, step: AnyStep) -> Iterator[Di
     where = f"flow '{flow_name}'"
     if isinstance(step, CollectStep):
         yield from _ref(check, "slots", step.collect, errors.UNKNOWN_SLOT, step.at("collect"), where)
+        if step.ask is None and not check.exists("slots", step.collect):
+            return  # the slot's name is wrong: its default question would be a second, misleading error
         ask = step.ask or f"ask_{step.collect}"
         ask_where = where if step.ask else f"{where} (the default question for slot '{step.collect}')"
         yield from _ref(
@@ -705,7 +707,7 @@ def _step_references(check: Check, flow_name: str, step: AnyStep) -> Iterator[Di
         field_name = "link" if isinstance(step, LinkStep) else "call"
         yield from _ref(check, "flows", target, errors.UNKNOWN_FLOW, step.at(field_name), where)
     elif isinstance(step, EscalateStep):
-        if not check.pack.queues and not any(s == "queues" for s, _ in check.broken):
+        if not check.pack.queues and not any(s == "queues" for s, _ in check.broken) and not check.incomplete:
             yield errors.NO_QUEUES(step.at("escalate"), where=where)
         else:
             yield from _ref(check, "queues", step.escalate, errors.UNKNOWN_QUEUE, step.at("escalate"), where)
@@ -721,6 +723,8 @@ def step_ids_are_unique_and_gotos_resolve(check: Check) -> Iterator[Diagnostic]:
             if step.id in ids:
                 yield errors.DUPLICATE_STEP_ID(step.at("id"), name=step.id, flow=flow_name)
             ids.setdefault(step.id, step)
+        if ("flows", flow_name) in check.broken:
+            continue  # steps were left out, and with them perhaps the ids gotos name
         for step, _ in walk_steps(flow.steps):
             if isinstance(step, GotoStep) and step.goto not in ids:
                 yield errors.UNKNOWN_STEP_ID(
@@ -895,6 +899,14 @@ def _clock_minutes(text: str) -> int | None:
     return hours * 60 + minutes
 
 
+def _settings_location(pack: Pack) -> Location | None:
+    """Where a pack-wide setting is reported: its `settings:` section, or the pack's main file."""
+    for node in (pack.settings.repair, pack.settings):
+        if node.source is not None and node.source in pack.files:
+            return node.at(key=True)
+    return pack.start()
+
+
 @rule
 def repair_intents_exist(check: Check) -> Iterator[Diagnostic]:
     if ("settings", "repair") in check.broken:
@@ -905,9 +917,7 @@ def repair_intents_exist(check: Check) -> Iterator[Diagnostic]:
         if intent is False:
             continue
         location = (
-            repair.at(field_name)
-            if field_name in repair.model_fields_set
-            else (check.pack.files[0].start() if check.pack.files else None)
+            repair.at(field_name) if field_name in repair.model_fields_set else _settings_location(check.pack)
         )
         where = f"settings.repair.{field_name}" + (
             "" if field_name in repair.model_fields_set else " (default)"

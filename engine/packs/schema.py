@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -90,10 +91,32 @@ class Node(BaseModel):
         return self._source.locate(self._path + tuple(field_path), key=key)
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise PydanticCustomError("P105", "{reason}", {"reason": str(error), "pattern": pattern}) from None
+    return pattern
+
+
+#: A Python regular expression, checked to compile.
+RegexPattern = Annotated[str, AfterValidator(_compiles)]
+
+
 # -- intents ---------------------------------------------------------------------------------
 def _parse_example(value: Any) -> Any:
+    if isinstance(value, dict):
+        # `- the delivery: late` is read by YAML as a mapping: the colon needs quotes.
+        raise PydanticCustomError(
+            "P102",
+            "an example must be a text",
+            {
+                "expected": "a text",
+                "hint": "; put the example in quotes: a ': ' inside makes YAML read a mapping",
+            },
+        )
     if not isinstance(value, str):
-        return value  # pydantic reports the wrong type
+        raise PydanticCustomError("P102", "an example must be a text", {"expected": "a text"})
     try:
         return parse_example(value)
     except AnnotationError as error:
@@ -146,7 +169,7 @@ class Entity(Node):
     """A piece of information found in messages: by pattern, by list, built-in, or learned."""
 
     description: str | None = Field(None, description="What the entity is, for people.")
-    regex: str | list[str] | None = Field(
+    regex: RegexPattern | list[RegexPattern] | None = Field(
         None, description="Python regular expression(s) that match the entity."
     )
     lookup: list[str] | LookupFile | None = Field(
@@ -167,18 +190,6 @@ class Entity(Node):
     typo_tolerance: bool = Field(
         True, description="For lookup entities: also match values with a small typo."
     )
-
-    @field_validator("regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | list[str] | None) -> str | list[str] | None:
-        for pattern in [value] if isinstance(value, str) else value or []:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise PydanticCustomError(
-                    "P105", "{reason}", {"reason": str(error), "pattern": pattern}
-                ) from None
-        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> Entity:
@@ -256,25 +267,13 @@ FillRule = Annotated[
 class SlotValidation(Node):
     """Checks a value must pass before it fills the slot."""
 
-    pattern: str | None = Field(None, description="A regular expression the whole value must match.")
+    pattern: RegexPattern | None = Field(None, description="A regular expression the whole value must match.")
     min: float | None = Field(None, description="Smallest allowed value (numbers and money).")
     max: float | None = Field(None, description="Largest allowed value (numbers and money).")
     choices: list[str | int | float] | None = Field(None, description="The only values allowed.")
     action: Name | None = Field(
         None, description="A custom action that validates the value (it rejects by returning 400)."
     )
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as error:
-                raise PydanticCustomError(
-                    "P105", "{reason}", {"reason": str(error), "pattern": value}
-                ) from None
-        return value
 
 
 class Slot(Node):
@@ -757,6 +756,16 @@ class PackFile(Node):
 
 #: Sections of a pack holding named items, in the order they are reported.
 ITEM_SECTIONS = ("intents", "entities", "slots", "responses", "actions", "flows")
+#: What one item of each named section is called in messages.
+SINGULAR = {
+    "intents": "intent",
+    "entities": "entity",
+    "slots": "slot",
+    "responses": "response",
+    "actions": "action",
+    "flows": "flow",
+    "queues": "queue",
+}
 
 
 for _model in (CollectStep, ActionStep, IfStep):

@@ -7,6 +7,7 @@ the reference checks of pass 2 do not report them a second time as missing.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -21,6 +22,7 @@ from engine.packs import errors
 from engine.packs.errors import Diagnostic, did_you_mean
 from engine.packs.schema import (
     NAME_PATTERN,
+    SINGULAR,
     Escalation,
     EscalationRule,
     Node,
@@ -65,23 +67,35 @@ def _item_type(model: type[BaseModel], name: str) -> Any:
     return get_args(_field_type(model, name))[1]
 
 
+#: The type each validator checks, so that errors can name the valid keys of the right model.
+_ROOTS: dict[int, Any] = {}
+
+
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    adapter: TypeAdapter[Any] = TypeAdapter(type_)
+    _ROOTS[id(adapter)] = type_
+    return adapter
+
+
 _ITEM_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    section: TypeAdapter(_item_type(PackFile, section)) for section in DICT_SECTIONS
+    section: _adapter(_item_type(PackFile, section)) for section in DICT_SECTIONS
 }
 
 
+@functools.cache
 def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     """A validator for one field of a model, with the field's own constraints."""
     info = model.model_fields[name]
     annotated: Any = typing.Annotated[info.annotation, info]
-    return TypeAdapter(annotated)
+    return _adapter(annotated)
 
 
 _METADATA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     key: _field_adapter(PackFile, key) for key in METADATA_KEYS
 }
-_QUEUE = TypeAdapter(Queue)
-_RULE = TypeAdapter(EscalationRule)
+_QUEUE = _adapter(Queue)
+_RULE = _adapter(EscalationRule)
+_OUT_OF_SCOPE = _adapter(OutOfScope)
 
 
 def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
@@ -98,14 +112,16 @@ def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
             diagnostics.append(_unknown_key(source, (key,), str(key), "the pack file", valid_keys))
         elif key in METADATA_KEYS:
             result = _validate(source, _METADATA_ADAPTERS[key], plain, (key,), diagnostics)
-            if result is not _FAILED:
+            if result is _FAILED:
+                content.broken.add(("metadata", key))
+            else:
                 content.metadata[key] = result
         elif key in DICT_SECTIONS:
             _check_section(source, key, value, diagnostics, content)
         elif key == "settings":
             content.settings = _check_settings(source, value, diagnostics, content)
         elif key == "out_of_scope":
-            result = _validate(source, TypeAdapter(OutOfScope), plain, (key,), diagnostics)
+            result = _validate(source, _OUT_OF_SCOPE, plain, (key,), diagnostics)
             content.out_of_scope = None if result is _FAILED else result
         elif key == "escalation":
             _check_escalation(source, value, diagnostics, content)
@@ -131,7 +147,7 @@ def _check_named(
     content: FileContent,
 ) -> dict[str, Any]:
     """Validate a mapping of name -> item, each item on its own; broken names go to `content.broken`."""
-    kind = section[:-1]
+    kind = SINGULAR[section]
     if not isinstance(value, dict):
         diagnostics.append(
             _at(
@@ -288,7 +304,8 @@ def _validate(
     try:
         result = adapter.validate_python(value)
     except ValidationError as error:
-        diagnostics.extend(convert_errors(source, path, value, error.errors(include_url=False)))
+        details = error.errors(include_url=False)
+        diagnostics.extend(convert_errors(source, path, value, details, _ROOTS.get(id(adapter))))
         return _FAILED
     attach_origins(result, source, path)
     return result
@@ -333,24 +350,31 @@ _EXPECTED = {
 
 
 def convert_errors(
-    source: SourceFile, base: YamlPath, value: Any, details: list[ErrorDetails]
+    source: SourceFile, base: YamlPath, value: Any, details: list[ErrorDetails], root: Any = None
 ) -> list[Diagnostic]:
     """Map pydantic errors for the value at `base` to catalogue diagnostics with locations.
 
-    Errors from the branches of one union (e.g. 'a number or auto') are merged into one.
+    `root` is the type the value was validated against (for the valid keys of unknown-key
+    errors). Errors from the branches of one union (e.g. 'a number or auto') are merged into one.
     """
     groups: dict[YamlPath, list[ErrorDetails]] = {}
     for detail in details:
         real = _real_path(value, tuple(detail["loc"]))
         groups.setdefault(real, []).append(detail)
+    # A union of a single value and a list (e.g. regex) fails both ways for a list with one bad
+    # item: the deeper error says what is wrong, the "expected a text" at the list says nothing.
+    for real in list(groups):
+        deeper = any(other[: len(real)] == real and len(other) > len(real) for other in groups)
+        if deeper and all(d["type"] in _EXPECTED for d in groups[real]):
+            del groups[real]
     result: list[Diagnostic] = []
     for real, group in groups.items():
-        result.extend(_convert_group(source, base, real, group))
+        result.extend(_convert_group(source, base, real, group, root))
     return result
 
 
 def _convert_group(
-    source: SourceFile, base: YamlPath, real: YamlPath, group: list[ErrorDetails]
+    source: SourceFile, base: YamlPath, real: YamlPath, group: list[ErrorDetails], root: Any
 ) -> list[Diagnostic]:
     path = base + real
     where = describe(path)
@@ -358,7 +382,7 @@ def _convert_group(
     kind = first["type"]
     ctx = dict(first.get("ctx") or {})
     if kind == "extra_forbidden":
-        owner = _model_at(base, tuple(first["loc"])[:-1])
+        owner = _model_at(root, tuple(first["loc"])[:-1])
         valid = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
         return [_unknown_key(source, path, str(path[-1]), describe(path[:-1]), valid)]
     if kind == "missing":
@@ -436,6 +460,12 @@ def _custom(source: SourceFile, path: YamlPath, code: str, detail: ErrorDetails)
         return _at(source, path, problem, kinds=", ".join(STEP_KINDS))
     if code == "P110":
         return _at(source, path, problem)
+    if code == "P102":
+        expected = ctx.get("expected", "another kind of value")
+        found = _kind(detail["input"])
+        return _at(
+            source, path, problem, where=describe(path), expected=expected, found=found, hint=ctx.get("hint")
+        )
     if code == "P701":
         from engine.packs.testcases import TEST_STEP_KINDS
 
@@ -476,9 +506,9 @@ def _real_path(value: Any, loc: tuple[Any, ...]) -> YamlPath:
     return tuple(result)
 
 
-def _model_at(base: YamlPath, loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that validated the mapping at `base + loc`."""
-    current: Any = _root_type(base)
+def _model_at(root: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validated the mapping at `loc` inside a value of type `root`."""
+    current: Any = root
     for element in loc:
         current = _unwrap(current, element)
         if current is None:
@@ -497,19 +527,6 @@ def _model_at(base: YamlPath, loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _root_type(base: YamlPath) -> Any:
-    if not base:
-        return PackFile
-    section = base[0]
-    if section in DICT_SECTIONS:
-        return _item_type(PackFile, section)
-    if section == "escalation" and len(base) >= 2:
-        return {"queues": Queue, "rules": EscalationRule}.get(str(base[1]), Escalation)
-    return {"settings": Settings, "out_of_scope": OutOfScope, "escalation": Escalation}.get(
-        str(section), PackFile
-    )
-
-
 def _is_tag(element: Any) -> bool:
     return isinstance(element, str) and " " in element
 
@@ -519,10 +536,12 @@ _TAGGED: dict[str, type[BaseModel]] = {}
 
 def _tag_map() -> dict[str, type[BaseModel]]:
     if not _TAGGED:
-        from engine.packs import schema
+        from engine.packs import schema, testcases
 
         for cls in schema._STEP_CLASSES:
             _TAGGED[f"{schema._STEP_CLASSES[cls]} step"] = cls
+        for kind, step_cls in testcases._STEP_TYPES.items():
+            _TAGGED[f"{kind} check"] = step_cls
         _TAGGED.update(
             {
                 "entity fill": schema.FillFromEntity,

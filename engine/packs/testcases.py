@@ -184,7 +184,7 @@ def load_tests(
             parsed = _FILE.validate_python(to_plain(source.root))
         except ValidationError as error:
             diagnostics.extend(
-                convert_errors(source, (), to_plain(source.root), error.errors(include_url=False))
+                convert_errors(source, (), to_plain(source.root), error.errors(include_url=False), TestFile)
             )
             continue
         attach_origins(parsed, source, ())
