@@ -754,8 +754,6 @@ class PackFile(Node):
         return value
 
 
-#: Sections of a pack holding named items, in the order they are reported.
-ITEM_SECTIONS = ("intents", "entities", "slots", "responses", "actions", "flows")
 #: What one item of each named section is called in messages.
 SINGULAR = {
     "intents": "intent",

@@ -30,7 +30,6 @@ from engine.packs.schema import (
     PackFile,
     Queue,
     Settings,
-    Variation,
 )
 from engine.packs.source import SourceFile, YamlPath
 from engine.packs.yamlfiles import to_plain
@@ -430,10 +429,10 @@ def _convert_group(
                 errors.WRONG_TYPE,
                 where=where,
                 expected=" or ".join(_unique(expected)),
-                found=_show_input(first["input"]),
+                found=_kind(first["input"]),
             )
         ]
-    problem = first["msg"] if len(group) == 1 else f"{_show_input(first['input'])} is not allowed"
+    problem = first["msg"] if len(group) == 1 else f"{_kind(first['input'])} is not allowed"
     fix = "use " + " or ".join(_unique(expected)) if any(expected) else "see docs/pack-language.md"
     if kind == "literal_error" and isinstance(first["input"], str):
         options = re.findall(r"'([^']*)'", ctx.get("expected", ""))
@@ -637,8 +636,4 @@ def _kind(value: Any) -> str:
     return f"'{value}'"
 
 
-def _show_input(value: Any) -> str:
-    return _kind(value)
-
-
-__all__ = ["FileContent", "Variation", "attach_origins", "check_file", "convert_errors", "describe"]
+__all__ = ["FileContent", "attach_origins", "check_file", "convert_errors", "describe"]

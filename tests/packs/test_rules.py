@@ -7,7 +7,8 @@ from pathlib import Path
 
 from engine.packs import check_pack
 
-HEAD = """\
+# A pack with every built-in behaviour switched off, so only the checks under test speak.
+QUIET = """\
 pack: p
 version: 1.0.0
 language: en
@@ -15,6 +16,11 @@ settings: {repair: {digression: false, correction: false, clarification: false, 
   restart: false, repeat: false, help: false, human: false}}
 responses:
   ask_rephrase: Sorry?
+"""
+
+HEAD = (
+    QUIET
+    + """\
   ask_order_id: Which order?
   done: Done.
 intents:
@@ -36,6 +42,7 @@ flows:
     trigger: {intents: [track]}
     steps: [{collect: order_id}, {action: lookup}, {respond: done}]
 """
+)
 
 
 def _found(folder: Path) -> list[tuple[str, int, str]]:
@@ -97,14 +104,9 @@ def test_rules_a_file_that_does_not_parse_does_not_flood_missing_names(
     assert [code for code, _, _ in found] == ["P002"]
 
 
-MINIMAL = """\
-pack: p
-version: 1.0.0
-language: en
-settings: {repair: {digression: false, correction: false, clarification: false, cancel: false,
-  restart: false, repeat: false, help: false, human: false}}
-responses:
-  ask_rephrase: Sorry?
+MINIMAL = (
+    QUIET
+    + """\
   done: Done.
 intents:
   outage:
@@ -120,6 +122,7 @@ flows:
     trigger: {intents: [outage]}
     steps: [{respond: done}]
 """
+)
 
 
 def test_rules_regex_annotations_are_checked_in_context(write_pack: Callable[..., Path]) -> None:
