@@ -12,6 +12,7 @@ import re
 import types
 import typing
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union, get_args, get_origin
 
@@ -53,48 +54,44 @@ class FileContent:
     default_queue: str | None = None
     #: (section, name) of items that failed validation: known to exist, but unusable.
     broken: set[tuple[str, str]] = field(default_factory=set)
-    has_escalation: bool = False
 
 
-def _field_type(model: type[BaseModel], name: str) -> Any:
-    annotation = model.model_fields[name].annotation
-    return annotation
+@dataclass(frozen=True)
+class _Validator:
+    """A type and its pydantic validator; the type names the valid keys in unknown-key errors."""
+
+    root: Any
+    adapter: TypeAdapter[Any]
+
+    @classmethod
+    def of(cls, root: Any) -> _Validator:
+        return cls(root, TypeAdapter(root))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What a failed validation reported, for callers that try to recover part of the item."""
+
+    details: list[ErrorDetails]
 
 
 def _item_type(model: type[BaseModel], name: str) -> Any:
     """The value type of a `dict[Name, X]` field."""
-    return get_args(_field_type(model, name))[1]
-
-
-#: The type each validator checks, so that errors can name the valid keys of the right model.
-_ROOTS: dict[int, Any] = {}
-
-
-def _adapter(type_: Any) -> TypeAdapter[Any]:
-    adapter: TypeAdapter[Any] = TypeAdapter(type_)
-    _ROOTS[id(adapter)] = type_
-    return adapter
-
-
-_ITEM_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    section: _adapter(_item_type(PackFile, section)) for section in DICT_SECTIONS
-}
+    return get_args(model.model_fields[name].annotation)[1]
 
 
 @functools.cache
-def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+def _field_validator(model: type[BaseModel], name: str) -> _Validator:
     """A validator for one field of a model, with the field's own constraints."""
     info = model.model_fields[name]
     annotated: Any = typing.Annotated[info.annotation, info]
-    return _adapter(annotated)
+    return _Validator.of(annotated)
 
 
-_METADATA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    key: _field_adapter(PackFile, key) for key in METADATA_KEYS
-}
-_QUEUE = _adapter(Queue)
-_RULE = _adapter(EscalationRule)
-_OUT_OF_SCOPE = _adapter(OutOfScope)
+_ITEMS = {section: _Validator.of(_item_type(PackFile, section)) for section in DICT_SECTIONS}
+_QUEUE = _Validator.of(Queue)
+_RULE = _Validator.of(EscalationRule)
+_OUT_OF_SCOPE = _Validator.of(OutOfScope)
 
 
 def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
@@ -106,12 +103,11 @@ def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
         return content, diagnostics
     valid_keys = [f.alias or n for n, f in PackFile.model_fields.items()]
     for key, value in root.items():
-        plain = to_plain(value)
         if key not in valid_keys:
             diagnostics.append(_unknown_key(source, (key,), str(key), "the pack file", valid_keys))
         elif key in METADATA_KEYS:
-            result = _validate(source, _METADATA_ADAPTERS[key], plain, (key,), diagnostics)
-            if result is _FAILED:
+            result = _validate(source, _field_validator(PackFile, key), value, (key,), diagnostics)
+            if isinstance(result, _Failure):
                 content.broken.add(("metadata", key))
             else:
                 content.metadata[key] = result
@@ -120,8 +116,8 @@ def check_file(source: SourceFile) -> tuple[FileContent, list[Diagnostic]]:
         elif key == "settings":
             content.settings = _check_settings(source, value, diagnostics, content)
         elif key == "out_of_scope":
-            result = _validate(source, _OUT_OF_SCOPE, plain, (key,), diagnostics)
-            content.out_of_scope = None if result is _FAILED else result
+            result = _validate(source, _OUT_OF_SCOPE, value, (key,), diagnostics)
+            content.out_of_scope = None if isinstance(result, _Failure) else result
         elif key == "escalation":
             _check_escalation(source, value, diagnostics, content)
     return content, diagnostics
@@ -132,7 +128,7 @@ def _check_section(
 ) -> None:
     if value is None:
         return
-    items = _check_named(source, (section,), section, value, _ITEM_ADAPTERS[section], diagnostics, content)
+    items = _check_named(source, (section,), section, value, _ITEMS[section], diagnostics, content)
     content.items[section].update(items)
 
 
@@ -141,7 +137,7 @@ def _check_named(
     path: YamlPath,
     section: str,
     value: Any,
-    adapter: TypeAdapter[Any],
+    validator: _Validator,
     diagnostics: list[Diagnostic],
     content: FileContent,
 ) -> dict[str, Any]:
@@ -168,44 +164,50 @@ def _check_named(
             )
             content.broken.add((section, name))
             continue
-        plain = to_plain(item)
-        result = _validate(source, adapter, plain, path + (name,), diagnostics)
-        if result is _FAILED:
+        result = _validate(source, validator, item, path + (name,), diagnostics)
+        if isinstance(result, _Failure):
             content.broken.add((section, name))
-            result = _salvage_flow(source, plain, path + (name,)) if section == "flows" else _FAILED
-        if result is not _FAILED:
+            if section == "flows":
+                result = _salvage_flow(source, to_plain(item), path + (name,), result)
+        if not isinstance(result, _Failure):
             valid[name] = result
     return valid
+
+
+def _known_keys(
+    source: SourceFile,
+    path: YamlPath,
+    value: Any,
+    model: type[BaseModel],
+    expected: str,
+    diagnostics: list[Diagnostic],
+) -> Iterator[tuple[str, Any, YamlPath]]:
+    """The (key, value, path) of a section's valid keys; wrong shapes and unknown keys are reported."""
+    if not isinstance(value, dict):
+        diagnostics.append(
+            _at(source, path, errors.WRONG_TYPE, where=describe(path), expected=expected, found=_kind(value))
+        )
+        return
+    valid = [f.alias or n for n, f in model.model_fields.items()]
+    for key, item in value.items():
+        if key in valid:
+            yield key, item, path + (key,)
+        else:
+            diagnostics.append(_unknown_key(source, path + (key,), str(key), describe(path), valid))
 
 
 def _check_settings(
     source: SourceFile, value: Any, diagnostics: list[Diagnostic], content: FileContent
 ) -> Settings | None:
-    """Settings section by section: a broken section falls back to its defaults and is marked
-    broken, so rules that depend on it stay quiet instead of judging the defaults."""
+    """Settings group by group: a broken group falls back to its defaults and is marked broken,
+    so rules that depend on it stay quiet instead of judging the defaults."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        diagnostics.append(
-            _at(
-                source,
-                ("settings",),
-                errors.WRONG_TYPE,
-                where="settings",
-                expected="a mapping of setting groups",
-                found=_kind(value),
-            )
-        )
-        return None
-    valid = [f.alias or n for n, f in Settings.model_fields.items()]
     parts: dict[str, Any] = {}
-    for key, item in value.items():
-        path: YamlPath = ("settings", key)
-        if key not in valid:
-            diagnostics.append(_unknown_key(source, path, str(key), "settings", valid))
-            continue
-        result = _validate(source, _field_adapter(Settings, key), to_plain(item), path, diagnostics)
-        if result is _FAILED:
+    groups = _known_keys(source, ("settings",), value, Settings, "a mapping of setting groups", diagnostics)
+    for key, item, path in groups:
+        result = _validate(source, _field_validator(Settings, key), item, path, diagnostics)
+        if isinstance(result, _Failure):
             content.broken.add(("settings", key))
         else:
             parts[key] = result
@@ -217,29 +219,15 @@ def _check_settings(
 def _check_escalation(
     source: SourceFile, value: Any, diagnostics: list[Diagnostic], content: FileContent
 ) -> None:
-    content.has_escalation = True
     if value is None:
         return
-    if not isinstance(value, dict):
-        diagnostics.append(
-            _at(
-                source,
-                ("escalation",),
-                errors.WRONG_TYPE,
-                where="escalation",
-                expected="a mapping with queues and rules",
-                found=_kind(value),
-            )
-        )
-        return
-    valid = [f.alias or n for n, f in Escalation.model_fields.items()]
-    for key, item in value.items():
-        path: YamlPath = ("escalation", key)
-        if key not in valid:
-            diagnostics.append(_unknown_key(source, path, str(key), "escalation", valid))
-        elif key == "default_queue":
-            result = _validate(source, _field_adapter(Escalation, key), to_plain(item), path, diagnostics)
-            if result is not _FAILED:
+    parts = _known_keys(
+        source, ("escalation",), value, Escalation, "a mapping with queues and rules", diagnostics
+    )
+    for key, item, path in parts:
+        if key == "default_queue":
+            result = _validate(source, _field_validator(Escalation, key), item, path, diagnostics)
+            if not isinstance(result, _Failure):
                 content.default_queue = result
         elif key == "queues" and item is not None:
             content.queues.update(_check_named(source, path, "queues", item, _QUEUE, diagnostics, content))
@@ -250,46 +238,38 @@ def _check_escalation(
                         source,
                         path,
                         errors.WRONG_TYPE,
-                        where="escalation.rules",
+                        where=describe(path),
                         expected="a list of rules",
                         found=_kind(item),
                     )
                 )
                 continue
             for index, rule in enumerate(item):
-                result = _validate(source, _RULE, to_plain(rule), path + (index,), diagnostics)
-                if result is not _FAILED:
+                result = _validate(source, _RULE, rule, path + (index,), diagnostics)
+                if not isinstance(result, _Failure):
                     content.rules.append(result)
 
 
-_FAILED = object()
-
-
-def _salvage_flow(source: SourceFile, plain: Any, path: YamlPath) -> Any:
+def _salvage_flow(source: SourceFile, plain: Any, path: YamlPath, failure: _Failure) -> Any:
     """A flow without its broken top-level steps, so the rules pass can still check the others.
 
     Only when every error is inside a step; the flow stays marked broken either way.
     """
     if not isinstance(plain, dict) or not isinstance(plain.get("steps"), list):
-        return _FAILED
-    try:
-        _ITEM_ADAPTERS["flows"].validate_python(plain)
-    except ValidationError as error:
-        bad: set[int] = set()
-        for detail in error.errors(include_url=False):
-            real = _real_path(plain, tuple(detail["loc"]))
-            if len(real) < 2 or real[0] != "steps" or not isinstance(real[1], int):
-                return _FAILED
-            bad.add(real[1])
-    else:
-        return _FAILED
+        return failure
+    bad: set[int] = set()
+    for detail in failure.details:
+        real = _real_path(plain, tuple(detail["loc"]))
+        if len(real) < 2 or real[0] != "steps" or not isinstance(real[1], int):
+            return failure
+        bad.add(real[1])
     kept = [(i, step) for i, step in enumerate(plain["steps"]) if i not in bad]
     if not kept:
-        return _FAILED
+        return failure
     try:
-        flow = _ITEM_ADAPTERS["flows"].validate_python({**plain, "steps": [step for _, step in kept]})
+        flow = _ITEMS["flows"].adapter.validate_python({**plain, "steps": [step for _, step in kept]})
     except ValidationError:
-        return _FAILED
+        return failure
     attach_origins(flow, source, path)
     # Each kept step keeps the path of its original position in the file.
     for (index, _), step in zip(kept, flow.steps, strict=True):
@@ -298,14 +278,16 @@ def _salvage_flow(source: SourceFile, plain: Any, path: YamlPath) -> Any:
 
 
 def _validate(
-    source: SourceFile, adapter: TypeAdapter[Any], value: Any, path: YamlPath, diagnostics: list[Diagnostic]
+    source: SourceFile, validator: _Validator, node: Any, path: YamlPath, diagnostics: list[Diagnostic]
 ) -> Any:
+    """The validated, located value of the YAML `node` at `path`, or a `_Failure` (reported)."""
+    value = to_plain(node)
     try:
-        result = adapter.validate_python(value)
+        result = validator.adapter.validate_python(value)
     except ValidationError as error:
         details = error.errors(include_url=False)
-        diagnostics.extend(convert_errors(source, path, value, details, _ROOTS.get(id(adapter))))
-        return _FAILED
+        diagnostics.extend(convert_errors(source, path, value, details, validator.root))
+        return _Failure(details)
     attach_origins(result, source, path)
     return result
 
