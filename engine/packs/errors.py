@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from engine.packs.source import Location
+from engine.packs.source import Location, SourceFile
 
 __all__ = [
     "CATALOGUE",
@@ -33,6 +33,7 @@ __all__ = [
     "Problem",
     "Severity",
     "did_you_mean",
+    "with_source_lines",
 ]
 
 
@@ -116,6 +117,19 @@ class PackInvalid(Exception):
         super().__init__(
             f"pack {pack!r} has {len(self.failing)} {what}:\n" + "\n".join(d.format() for d in self.failing)
         )
+
+
+def with_source_lines(diagnostics: Iterable[Diagnostic], sources: Iterable[SourceFile]) -> list[Diagnostic]:
+    """Give each diagnostic that has none the text of the line it points at."""
+    by_name = {source.display: source for source in sources}
+    result = []
+    for diagnostic in diagnostics:
+        location = diagnostic.location
+        source = by_name.get(location.file) if location else None
+        if source is not None and location is not None and diagnostic.source_line is None:
+            diagnostic = diagnostic.with_source(source.line_text(location.line))
+        result.append(diagnostic)
+    return result
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.packs import errors
-from engine.packs.errors import Diagnostic, PackInvalid, Severity
+from engine.packs.errors import Diagnostic, PackInvalid, Severity, with_source_lines
 from engine.packs.pack import Origin, Pack
 from engine.packs.rules import run_rules
 from engine.packs.schema import (
@@ -88,6 +88,8 @@ def check_pack(folder: str | Path, *, with_tests: bool = True) -> CheckResult:
         tests, test_diagnostics = load_tests(pack, broken)
         diagnostics.extend(test_diagnostics)
         pack = replace(pack, tests=tuple(tests))
+    # Source lines are added here, once, for every diagnostic that points into a pack file.
+    diagnostics = with_source_lines(diagnostics, loader.sources)
     return CheckResult(root, pack, _unique_sorted(diagnostics), broken)
 
 
@@ -110,6 +112,8 @@ class _Loader:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.loaded: dict[Path, _Assembled | None] = {}
+        #: Every file read, of this pack and its imports.
+        self.sources: list[SourceFile] = []
 
     def load(
         self, folder: Path, stack: tuple[Path, ...], import_at: Location | None = None
@@ -130,6 +134,7 @@ class _Loader:
             if source is None:
                 unreadable.add(("file", display_path(path)))
             else:
+                self.sources.append(source)
                 content, problems = check_file(source)
                 self.diagnostics.extend(problems)
                 contents.append(content)
@@ -139,11 +144,11 @@ class _Loader:
             target = _import_folder(folder, name)
             if target.resolve() in stack or target.resolve() == key:
                 cycle = " -> ".join([p.name for p in stack + (key,)] + [target.resolve().name])
-                self.diagnostics.append(_with_line(errors.IMPORT_CYCLE(location, cycle=cycle), own))
+                self.diagnostics.append(errors.IMPORT_CYCLE(location, cycle=cycle))
                 continue
             if not pack_files(target):
                 self.diagnostics.append(
-                    _with_line(errors.IMPORT_NOT_FOUND(location, name=name, path=display_path(target)), own)
+                    errors.IMPORT_NOT_FOUND(location, name=name, path=display_path(target))
                 )
                 continue
             child = self.load(target, stack + (key,), location)
@@ -243,9 +248,7 @@ def _add(
 
 def _duplicate(origin: Origin, first: Origin, kind: str, name: str) -> Diagnostic:
     location = origin.location()
-    return errors.DUPLICATE_DEFINITION(
-        location, kind=kind, name=name, other=str(first.location())
-    ).with_source(origin.source.line_text(location.line))
+    return errors.DUPLICATE_DEFINITION(location, kind=kind, name=name, other=str(first.location()))
 
 
 # -- assembling a pack with its imports ------------------------------------------------------
@@ -323,7 +326,7 @@ def _assemble(
                             pack=previous.pack,
                             other=str(previous.location()),
                             section=section,
-                        ).with_source(origin.source.line_text(location.line))
+                        )
                     )
                     continue
             items[section][name] = item
@@ -404,32 +407,25 @@ def _lookup_values(
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        diagnostics.append(
-            _located(errors.LOOKUP_FILE(location, path=spec.file, reason=f"no file at {shown}"), origin)
-        )
+        diagnostics.append(errors.LOOKUP_FILE(location, path=spec.file, reason=f"no file at {shown}"))
         return None
     except (OSError, UnicodeDecodeError) as error:
-        diagnostics.append(_located(errors.LOOKUP_FILE(location, path=spec.file, reason=str(error)), origin))
+        diagnostics.append(errors.LOOKUP_FILE(location, path=spec.file, reason=str(error)))
         return None
     if path.suffix == ".csv":
         rows = list(csv.reader(io.StringIO(text)))
         if not rows:
-            diagnostics.append(
-                _located(errors.LOOKUP_FILE(location, path=spec.file, reason="the file is empty"), origin)
-            )
+            diagnostics.append(errors.LOOKUP_FILE(location, path=spec.file, reason="the file is empty"))
             return None
         header, body = rows[0], rows[1:]
         column = 0
         if spec.column is not None:
             if spec.column not in header:
                 diagnostics.append(
-                    _located(
-                        errors.LOOKUP_FILE(
-                            entity.at("lookup", "column"),
-                            path=spec.file,
-                            reason=f"no column '{spec.column}'; columns: {', '.join(header)}",
-                        ),
-                        origin,
+                    errors.LOOKUP_FILE(
+                        entity.at("lookup", "column"),
+                        path=spec.file,
+                        reason=f"no column '{spec.column}'; columns: {', '.join(header)}",
                     )
                 )
                 return None
@@ -438,31 +434,12 @@ def _lookup_values(
     elif path.suffix == ".txt":
         values = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     else:
-        diagnostics.append(
-            _located(errors.LOOKUP_FILE(location, path=spec.file, reason="use a .txt or .csv file"), origin)
-        )
+        diagnostics.append(errors.LOOKUP_FILE(location, path=spec.file, reason="use a .txt or .csv file"))
         return None
     if not values:
-        diagnostics.append(
-            _located(errors.LOOKUP_FILE(location, path=spec.file, reason="it holds no values"), origin)
-        )
+        diagnostics.append(errors.LOOKUP_FILE(location, path=spec.file, reason="it holds no values"))
         return None
     return tuple(dict.fromkeys(values))
-
-
-def _located(diagnostic: Diagnostic, origin: Origin) -> Diagnostic:
-    if diagnostic.location is None:
-        return diagnostic
-    return diagnostic.with_source(origin.source.line_text(diagnostic.location.line))
-
-
-def _with_line(diagnostic: Diagnostic, own: _Own) -> Diagnostic:
-    if diagnostic.location is None:
-        return diagnostic
-    for source in own.files:
-        if source.display == diagnostic.location.file:
-            return diagnostic.with_source(source.line_text(diagnostic.location.line))
-    return diagnostic
 
 
 def _unique_sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -100,32 +100,14 @@ def whole_pack_rule(function: Rule) -> Rule:
 
 
 def run_rules(pack: Pack, broken: frozenset[tuple[str, str]] = frozenset()) -> list[Diagnostic]:
-    """Run every rule on the pack; returns all diagnostics, each with its source line."""
+    """Run every rule on the pack; returns all diagnostics."""
     check = Check(pack, broken)
     found: list[Diagnostic] = []
     for each in RULES:
         if broken and each in WHOLE_PACK_RULES:
             continue
-        found.extend(_with_source(pack, d) for d in each(check))
+        found.extend(each(check))
     return found
-
-
-def _with_source(pack: Pack, diagnostic: Diagnostic) -> Diagnostic:
-    if diagnostic.location is None or diagnostic.source_line is not None:
-        return diagnostic
-    for source in _all_sources(pack):
-        if source.display == diagnostic.location.file:
-            return diagnostic.with_source(source.line_text(diagnostic.location.line))
-    return diagnostic
-
-
-def _all_sources(pack: Pack) -> Iterator[Any]:
-    yield from pack.files
-    seen = {id(s) for s in pack.files}
-    for origin in pack.origins.values():
-        if id(origin.source) not in seen:
-            seen.add(id(origin.source))
-            yield origin.source
 
 
 def _ref(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from engine.packs import errors
-from engine.packs.errors import Diagnostic, did_you_mean
+from engine.packs.errors import Diagnostic, did_you_mean, with_source_lines
 from engine.packs.pack import Pack
 from engine.packs.rules import Check, slot_value_problem
 from engine.packs.schema import Channel, Name, Node, Priority
@@ -175,11 +175,13 @@ def load_tests(
     if not folder.is_dir():
         return tests, diagnostics
     seen: dict[str, Location | None] = {}
+    sources = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()):
         source, problems = read_yaml(path)
         diagnostics.extend(problems)
         if source is None or source.root is None:
             continue
+        sources.append(source)
         try:
             parsed = _FILE.validate_python(to_plain(source.root))
         except ValidationError as error:
@@ -191,22 +193,13 @@ def load_tests(
         for test in parsed.tests:
             if test.name in seen:
                 diagnostics.append(
-                    _line(
-                        errors.DUPLICATE_TEST(test.at("name"), name=test.name, other=str(seen[test.name])),
-                        source,
-                    )
+                    errors.DUPLICATE_TEST(test.at("name"), name=test.name, other=str(seen[test.name]))
                 )
                 continue
             seen[test.name] = test.at("name")
-            diagnostics.extend(_line(d, source) for d in _check_test(check, test))
+            diagnostics.extend(_check_test(check, test))
             tests.append(test)
-    return tests, diagnostics
-
-
-def _line(diagnostic: Diagnostic, source: Any) -> Diagnostic:
-    if diagnostic.location is None:
-        return diagnostic
-    return diagnostic.with_source(source.line_text(diagnostic.location.line))
+    return tests, with_source_lines(diagnostics, sources)
 
 
 def _check_test(check: Check, test: ConversationTest) -> Iterator[Diagnostic]:
