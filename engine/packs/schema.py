@@ -557,9 +557,6 @@ class Flow(Node):
 
 
 # -- escalation ------------------------------------------------------------------------------
-_HOURS = re.compile(r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$")
-
-
 class BusinessHours(Node):
     """When a queue's agents work. Days not listed are closed."""
 
@@ -571,22 +568,6 @@ class BusinessHours(Node):
     fri: str | None = Field(None, description="As mon.")
     sat: str | None = Field(None, description="As mon.")
     sun: str | None = Field(None, description="As mon.")
-
-    def ranges(self, day: str) -> list[tuple[int, int]]:
-        """Opening ranges of a weekday ('mon'..'sun') in minutes after midnight."""
-        spec = getattr(self, day)
-        if spec is None or spec.strip() == "closed":
-            return []
-        result = []
-        for part in spec.split(","):
-            start, _, end = part.partition("-")
-            result.append((_minutes(start), _minutes(end)))
-        return result
-
-
-def _minutes(clock: str) -> int:
-    hours, _, minutes = clock.strip().partition(":")
-    return int(hours) * 60 + int(minutes)
 
 
 class Queue(Node):
