@@ -113,7 +113,7 @@ class PackInvalid(Exception):
         self.errors = [d for d in self.diagnostics if d.is_error]
         self.failing = list(self.diagnostics) if strict else self.errors
         self.codes = [d.code for d in self.failing]
-        what = "problem(s) (warnings count: strict)" if strict else "error(s)"
+        what = "problem(s) (strict: warnings count as errors)" if strict else "error(s)"
         super().__init__(
             f"pack {pack!r} has {len(self.failing)} {what}:\n" + "\n".join(d.format() for d in self.failing)
         )
