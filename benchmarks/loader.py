@@ -13,44 +13,16 @@ import argparse
 import json
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, datasets_dir, median, time_runs
+from benchmarks.common import ROOT, median, time_runs
+from benchmarks.datasets import build_clinc_pack
 from engine.packs import check_pack
 
 TARGET_CLINC_SECONDS = 2.0
 TARGET_RETAIL_SECONDS = 0.5
-
-
-def _escape(text: str) -> str:
-    """Brackets are annotation markup in examples; literal ones are escaped."""
-    return text.replace("[", "\\[").replace("]", "\\]")
-
-
-def build_clinc_pack(folder: Path) -> tuple[int, int]:
-    """Write CLINC150's training data as a pack; returns (intents, examples)."""
-    data = json.loads((datasets_dir() / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for text, intent in data["train"]:
-        by_intent[intent].append(text)
-    lines = ["pack: clinc150", "version: 1.0.0", "language: en", "settings:", "  repair:"]
-    lines += [f"    {key}: false" for key in ("cancel", "restart", "repeat", "help", "human")]
-    lines += ["    digression: false", "    clarification: false", "intents:"]
-    for intent, examples in sorted(by_intent.items()):
-        lines.append(f"  {intent}:")
-        lines.append("    examples:")
-        lines += [f"      - {json.dumps(_escape(text))}" for text in examples]
-    lines.append("out_of_scope:")
-    lines.append("  examples:")
-    lines += [f"    - {json.dumps(text)}" for text, _ in data["oos_train"]]
-    lines.append("responses:")
-    lines.append('  ask_rephrase: "Sorry, could you rephrase that?"')
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pack.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return len(by_intent), sum(len(v) for v in by_intent.values())
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ Code ranges:
     P5xx  templates and conditions
     P6xx  escalation
     P7xx  conversation tests
+    P8xx  training (reported by `parley train`)
 """
 
 from __future__ import annotations
@@ -624,6 +625,23 @@ STUB_UNDECLARED_SLOT = Problem(
     "stub sets a slot its action does not declare",
     "the stub of action '{action}' sets slot '{slot}', which the action does not list under 'slots:'",
     "add '{slot}' to the action's 'slots:' (if the real action sets it) or remove it from the stub",
+)
+
+
+# -- P8xx: training -------------------------------------------------------------------------
+INTENT_WITHOUT_EXAMPLES = Problem(
+    "P801",
+    E,
+    "intent without examples",
+    "intent '{name}' has no examples, so the model cannot learn it",
+    "add example messages under 'examples:' (10 or more), or remove the intent",
+)
+TOO_FEW_INTENTS = Problem(
+    "P802",
+    E,
+    "too few intents to train",
+    "the pack has {count} intent(s) with examples ({intents}); a model needs at least two to tell apart",
+    "add another intent with examples, or import the common pack (imports: [../common])",
 )
 
 

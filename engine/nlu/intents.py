@@ -1,0 +1,59 @@
+"""The intent classifier: a linear support-vector model over TF-IDF features.
+
+Chosen by measurement (benchmarks/nlu.py): on CLINC150 it is as accurate as logistic regression
+on the same features and trains several times faster, which matters because `threshold: auto`
+and temperature scaling train it once per cross-validation fold as well. Scores are turned into
+calibrated probabilities by `calibration.softmax` with a fitted temperature.
+
+The fitted state is two arrays (weights and biases) and the class names: nothing to unpickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from sklearn.svm import LinearSVC
+
+#: Regularization strength; 1.0 measured best on CLINC150 and SNIPS among 0.5, 1, 2.
+C = 1.0
+
+
+class IntentClassifier:
+    def __init__(
+        self, classes: Sequence[str], weights: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]
+    ):
+        self.classes = tuple(classes)
+        self.weights = weights  # (classes, features)
+        self.bias = bias  # (classes,)
+        # Features x classes, contiguous: a sparse row times this touches only the row's features.
+        self._by_feature = np.ascontiguousarray(weights.T)
+
+    @classmethod
+    def fit(cls, features: sparse.csr_matrix, labels: Sequence[str], seed: int) -> IntentClassifier:
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError("an intent classifier needs at least two classes")
+        model = LinearSVC(C=C, class_weight="balanced", random_state=seed, max_iter=5000)
+        model.fit(features, np.asarray(labels))
+        weights = np.asarray(model.coef_, dtype=np.float32)
+        bias = np.asarray(model.intercept_, dtype=np.float32)
+        if len(classes) == 2:  # binary: liblinear keeps one row, for the second class
+            weights = np.vstack([-weights, weights])
+            bias = np.concatenate([-bias, bias])
+        return cls([str(c) for c in model.classes_], weights, bias)
+
+    def scores(self, features: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+        """Raw scores, one row per message, one column per class (in `classes` order)."""
+        raw = features @ self._by_feature
+        return np.asarray(raw, dtype=np.float64) + self.bias
+
+    def to_data(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float32]]]:
+        return {"classes": list(self.classes)}, {"intent_weights": self.weights, "intent_bias": self.bias}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], arrays: dict[str, npt.NDArray[np.float32]]) -> IntentClassifier:
+        return cls(data["classes"], arrays["intent_weights"], arrays["intent_bias"])
