@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from engine import __version__
-from engine.config import ConfigError, load_config
+from engine.cli_nlu import add_commands
+from engine.cli_shared import pack_folders, print_result
+from engine.config import ConfigError
 from engine.packs import CheckResult, check_pack
 from engine.packs.jsonschema import (
     PACK_SCHEMA_FILE,
@@ -60,22 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help=f"write both schemas to {PACK_SCHEMA_FILE.parent}/"
     )
     schema.set_defaults(handler=_schema)
+    add_commands(commands)
     return parser
-
-
-def _pack_folders(args: argparse.Namespace) -> list[Path]:
-    if args.packs:
-        return list(args.packs)
-    config = load_config(args.config)
-    if config.packs:
-        return [Path(p) for p in config.packs]
-    domains = Path("domains")
-    return sorted(p for p in domains.iterdir() if p.is_dir()) if domains.is_dir() else []
 
 
 def _validate(args: argparse.Namespace) -> int:
     try:
-        folders = _pack_folders(args)
+        folders = pack_folders(args)
     except ConfigError as error:
         print(f"parley: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -90,7 +82,7 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         console = Console(highlight=False, soft_wrap=True)
         for result in results:
-            _print_result(console, result, args.strict)
+            print_result(console, result, args.strict)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -103,28 +95,6 @@ def _result_json(result: CheckResult, strict: bool) -> dict[str, object]:
         "warnings": len(result.warnings),
         "diagnostics": [d.to_json() for d in result.diagnostics],
     }
-
-
-def _print_result(console: Console, result: CheckResult, strict: bool) -> None:
-    for diagnostic in result.diagnostics:
-        colour = "red" if diagnostic.is_error or strict else "yellow"
-        head, *rest = diagnostic.format().split("\n")
-        console.print(f"[{colour}]{escape(head)}[/{colour}]")
-        for line in rest:
-            console.print(escape(line))
-    pack = result.pack
-    name = f"{pack.name} {pack.version}" if pack else str(result.folder)
-    counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
-    if result.ok(strict=strict):
-        summary = ""
-        if pack is not None:
-            summary = (
-                f": {len(pack.intents)} intents, {len(pack.entities)} entities, {len(pack.slots)} slots, "
-                f"{len(pack.responses)} responses, {len(pack.flows)} flows, {len(pack.tests)} tests"
-            )
-        console.print(f"[green]✓ {escape(name)} is valid[/green]{escape(summary)} ({counts})")
-    else:
-        console.print(f"[red]✗ {escape(name)} is not valid[/red] ({counts})")
 
 
 def _schema(args: argparse.Namespace) -> int:

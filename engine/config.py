@@ -23,6 +23,10 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     packs: list[str] = Field(default_factory=list, description="Pack folders to validate, train and serve.")
+    models: str = Field(
+        "models", description="Folder where `parley train` writes models (one folder per pack)."
+    )
+    reports: str = Field("reports", description="Folder where `parley evaluate` writes its reports.")
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> EngineConfig:

@@ -57,13 +57,15 @@ def _quiet(step: str, done: int, total: int) -> None:
 class Example:
     text: str
     label: str  # an intent, or OUT_OF_SCOPE
-    spans: tuple[TrainingSpan, ...] = ()
+    spans: tuple[TrainingSpan, ...] = ()  # every annotated entity, labelled entity or entity:role
 
 
 @dataclass(frozen=True)
 class TrainingData:
     examples: tuple[Example, ...]
     language: str
+    #: Entities the CRF learns: learned ones, and any entity annotated with a role.
+    tagged_entities: frozenset[str] = frozenset()
 
     @property
     def texts(self) -> list[str]:
@@ -75,7 +77,6 @@ class TrainingData:
 
     @classmethod
     def from_pack(cls, pack: Pack) -> TrainingData:
-        learned_or_roled = {n for n, e in pack.entities.items() if e.kind == "learned" or e.roles}
         examples = [
             Example(
                 clean_text(example.text),
@@ -83,17 +84,17 @@ class TrainingData:
                 tuple(
                     TrainingSpan(s.start, s.end, f"{s.entity}:{s.role}" if s.role else s.entity)
                     for s in example.entities
-                    if s.entity in learned_or_roled
                 ),
             )
             for intent_name, intent in pack.intents.items()
             for example in intent.examples
         ]
         examples += [Example(clean_text(text), OUT_OF_SCOPE) for text in pack.out_of_scope_examples]
-        return cls(tuple(examples), pack.language)
+        tagged = frozenset(n for n, e in pack.entities.items() if e.kind == "learned" or e.roles)
+        return cls(tuple(examples), pack.language, tagged)
 
     def subset(self, indexes: Sequence[int] | npt.NDArray[np.int_]) -> TrainingData:
-        return TrainingData(tuple(self.examples[i] for i in indexes), self.language)
+        return TrainingData(tuple(self.examples[i] for i in indexes), self.language, self.tagged_entities)
 
 
 def trainability_problems(pack: Pack) -> list[Diagnostic]:
@@ -275,7 +276,11 @@ def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractor
 
 def train_entity_tagger(data: TrainingData, folder: Path, seed: int) -> EntityTagger | None:
     """Train the CRF into `folder` when any example has learned or roled spans."""
-    sentences = [(e.text, e.spans) for e in data.examples if e.label != OUT_OF_SCOPE]
+    sentences = [
+        (e.text, tuple(s for s in e.spans if s.label.partition(":")[0] in data.tagged_entities))
+        for e in data.examples
+        if e.label != OUT_OF_SCOPE
+    ]
     if not any(spans for _, spans in sentences):
         return None
     tokenizer = Tokenizer(data.language)
