@@ -19,9 +19,11 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP_RUN)
 
-## Set up and run the main job: validate the packs in config.yml and report what was checked.
+## Set up and run the main job: validate the packs in config.yml, then train their NLU models
+## (skipped for packs that have not changed) and show what each model learned.
 run: $(STAMP_RUN)
 	$(BIN)/parley validate
+	$(BIN)/parley train
 
 ## Set up with the dev extras and run everything CI runs: lint, format check, types, tests.
 test: $(STAMP_DEV) lint typecheck unit
@@ -42,6 +44,7 @@ schema: $(STAMP_RUN)
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/loader.py
+	$(BIN)/python benchmarks/nlu.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models reports

@@ -64,15 +64,14 @@ def evaluate(pack: Pack, *, folds: int = DEFAULT_FOLDS, progress: Progress = _qu
     started = time.perf_counter()
     cv = cross_validate_scores(data, folds=folds, seed=seed, progress=progress, on_fold=entities_of_fold)
     labels = [data.labels[i] for i in cv.held_out]
-    calibration = calibrate(cv, data.labels, pack.settings.fallback.target_precision)
+    configured = pack.settings.fallback.threshold
+    calibration = calibrate(
+        cv, data.labels, pack.settings.fallback.target_precision, None if configured == "auto" else configured
+    )
     probabilities = softmax(cv.scores, calibration.temperature)
     result = answers(probabilities, cv.classes, labels)
-    configured = pack.settings.fallback.threshold
-    default_threshold = calibration.choice.threshold if configured == "auto" else float(configured)
-    thresholds = [
-        pack.intents[p].threshold or default_threshold if p in pack.intents else default_threshold
-        for p in result.predicted
-    ]
+    default_threshold = calibration.threshold
+    thresholds = [_threshold_of(pack, p, default_threshold) for p in result.predicted]
     decided = [
         p if p != OUT_OF_SCOPE and c >= t else OUT_OF_SCOPE
         for p, c, t in zip(result.predicted, result.confidence, thresholds, strict=True)
@@ -116,13 +115,20 @@ def evaluate(pack: Pack, *, folds: int = DEFAULT_FOLDS, progress: Progress = _qu
         "reliability": {
             "bins": [b.to_json() for b in reliability_bins(result.top_probability, class_correct)],
         },
+        # Right and wrong by the best intent, before the threshold: the histogram shows what the
+        # threshold line keeps and drops.
         "confidences": {
-            "correct": _rounded(result.confidence[result.in_scope & right]),
-            "incorrect": _rounded(result.confidence[result.in_scope & ~right]),
+            "correct": _rounded(result.confidence[result.in_scope & result.correct]),
+            "incorrect": _rounded(result.confidence[result.in_scope & ~result.correct]),
             "out_of_scope": _rounded(result.confidence[~result.in_scope]),
         },
         "fail_under": None,
     }
+
+
+def _threshold_of(pack: Pack, intent: str, default: float) -> float:
+    own = pack.intents[intent].threshold if intent in pack.intents else None
+    return default if own is None else own
 
 
 def _label(entity: str, role: str | None) -> str:
@@ -194,11 +200,12 @@ def _out_of_scope(truth: npt.NDArray[np.str_], decided: npt.NDArray[np.str_]) ->
     }
 
 
-def metric_value(metrics: dict[str, Any], name: str) -> float:
-    """A metric by dotted name, such as 'accuracy' or 'entities.f1'. Raises KeyError."""
+def metric_value(metrics: dict[str, Any], name: str) -> float | None:
+    """A metric by dotted name, such as 'accuracy' or 'entities.f1'; None when the pack has no
+    data for it (out_of_scope.* without out-of-scope examples)."""
     value: Any = metrics
     for part in name.split("."):
-        value = value[part]
-    if not isinstance(value, int | float):
-        raise KeyError(name)
-    return float(value)
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return float(value) if isinstance(value, int | float) else None

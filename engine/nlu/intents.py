@@ -48,7 +48,8 @@ class IntentClassifier:
 
     def scores(self, features: sparse.csr_matrix) -> npt.NDArray[np.float64]:
         """Raw scores, one row per message, one column per class (in `classes` order)."""
-        raw = features @ self._by_feature
+        # Same dtype on both sides: a float64 row times float32 weights would copy the weights.
+        raw = features.astype(np.float32) @ self._by_feature
         return np.asarray(raw, dtype=np.float64) + self.bias
 
     def to_data(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float32]]]:

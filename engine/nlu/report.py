@@ -148,7 +148,7 @@ def _render_page(metrics: Mapping[str, Any]) -> str:
             confidences["correct"],
             confidences["incorrect"],
             confidences["out_of_scope"],
-            metrics["threshold"]["recommended"],
+            metrics["threshold"].get("used", metrics["threshold"]["recommended"]),
         ),
     )
 
@@ -164,7 +164,8 @@ def _scores(table: Mapping[str, Mapping[str, Any]]) -> list[_Score]:
 
 def _weakest(intents: list[_Score]) -> list[_Score]:
     """The intents to improve first: lowest F1 first, leaving out perfect ones and those never tested."""
-    return [row for row in intents if row.f1 < 1 and row.support > 0][:FIX_FIRST_COUNT]
+    weak = [row for row in intents if row.f1 < 1 and row.support > 0 and row.name != OUT_OF_SCOPE]
+    return weak[:FIX_FIRST_COUNT]
 
 
 def _top_pairs(pairs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -485,9 +486,12 @@ _PAGE = """\
     {% else %}
     <div class="value">–</div><p>no example marks an entity, so entities were not measured.</p>
     {% endif %}</div>
-  <div class="card"><div class="label">Recommended threshold</div>
-    <div class="value">{{ '%.2f' | format(m.threshold.recommended) }}</div>
-    <p>messages with a lower confidence get the fallback response.</p></div>
+  {% set used = m.threshold.used if m.threshold.used is defined else m.threshold.recommended %}
+  <div class="card"><div class="label">Threshold</div>
+    <div class="value">{{ '%.2f' | format(used) }}</div>
+    <p>messages with a lower confidence get the fallback response.
+    {%- if used != m.threshold.recommended %} The pack sets it; <span class="name">auto</span> would
+    choose {{ '%.2f' | format(m.threshold.recommended) }}.{% endif %}</p></div>
   {% if oos %}
   <div class="card"><div class="label">Out-of-scope recall</div>
     <div class="value">{{ oos.recall | percent }}</div>

@@ -6,13 +6,15 @@ Layout, under the models folder (`models/` by default, `models:` in config.yml):
     models/<pack>/current         the id of the model to serve, replaced atomically
 
 A model id is `<UTC time>-<fingerprint>`. The fingerprint hashes the content of every source
-file the pack reads (its own YAML, imported packs' YAML, lookup files), the engine version and
-the model format, so `parley train` skips a pack whose model is up to date. The last
+file the pack reads (its own YAML, imported packs' YAML, lookup files), the engine version, the
+NLU's source code, the model format and the number of folds, so `parley train` skips a pack
+whose model is up to date. The last
 KEEP_MODELS models of each pack are kept, so a bad model can be rolled back by editing `current`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,9 +46,28 @@ def source_hashes(pack: Pack) -> dict[str, str]:
     return {_relative(path, pack.folder): _sha256(path) for path in sorted(paths) if path.is_file()}
 
 
-def fingerprint(hashes: dict[str, str]) -> str:
-    payload = json.dumps({"files": hashes, "engine": __version__, "format": FORMAT_VERSION}, sort_keys=True)
+def fingerprint(hashes: dict[str, str], folds: int = DEFAULT_FOLDS) -> str:
+    """What decides the model: the sources, the training code and version, and the folds."""
+    payload = json.dumps(
+        {
+            "files": hashes,
+            "engine": __version__,
+            "code": _code_digest(),
+            "format": FORMAT_VERSION,
+            "folds": folds,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A hash of the NLU's own source, so a changed training code retrains even between releases."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -93,7 +114,10 @@ class ModelStore:
 
     def is_up_to_date(self, pack: Pack) -> bool:
         manifest = self.current_manifest(pack.name)
-        return manifest is not None and manifest.get("fingerprint") == fingerprint(source_hashes(pack))
+        if manifest is None:
+            return False
+        folds = manifest.get("cross_validation", {}).get("folds", DEFAULT_FOLDS)
+        return manifest.get("fingerprint") == fingerprint(source_hashes(pack), folds)
 
     def load(self, pack_name: str) -> NluModel:
         folder = self.current(pack_name)
@@ -106,7 +130,7 @@ class ModelStore:
     ) -> TrainOutcome:
         """Train the pack unless its current model is up to date; make the new model current."""
         hashes = source_hashes(pack)
-        digest = fingerprint(hashes)
+        digest = fingerprint(hashes, folds)
         manifest = self.current_manifest(pack.name)
         if not force and manifest is not None and manifest.get("fingerprint") == digest:
             current = self.current(pack.name)

@@ -54,13 +54,13 @@ class Token:
 class Tokenizer:
     """Splits text into tokens with the blank spaCy pipeline of a language ("en", "de", ...).
 
-    Blank pipelines hold only the language's tokenizer rules and exceptions; no weights are
-    loaded or downloaded.
+    A regional tag such as "en-GB" uses its language's pipeline ("en"). Blank pipelines hold
+    only the language's tokenizer rules and exceptions; no weights are loaded or downloaded.
     """
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self._nlp = _blank(language)
+        self._nlp = _blank(language.replace("_", "-").split("-")[0].lower())
 
     def tokens(self, text: str) -> list[Token]:
         return [

@@ -215,30 +215,38 @@ def answers(probabilities: npt.NDArray[np.float64], classes: Sequence[str], labe
 @dataclass(frozen=True)
 class Calibration:
     temperature: float
-    choice: ThresholdChoice
+    choice: ThresholdChoice  # what `threshold: auto` chooses
+    threshold: float  # the threshold in use: the pack's number, or the auto choice
     metrics: dict[str, Any]
 
 
-def calibrate(cv: CrossValidation, labels: Sequence[str], target_precision: float) -> Calibration:
-    """Temperature, auto threshold and cross-validation metrics from out-of-fold scores."""
+def calibrate(
+    cv: CrossValidation, labels: Sequence[str], target_precision: float, fixed_threshold: float | None = None
+) -> Calibration:
+    """Temperature, auto threshold and cross-validation metrics from out-of-fold scores.
+
+    The metrics use `fixed_threshold` when the pack sets one, else the auto choice."""
     truth = [labels[i] for i in cv.held_out]
     label_index = np.array([cv.classes.index(label) for label in truth])
     temperature = fit_temperature(cv.scores, label_index)
     probabilities = softmax(cv.scores, temperature)
     result = answers(probabilities, cv.classes, truth)
     choice = choose_threshold(result.confidence, result.correct, result.in_scope, target_precision)
+    threshold = choice.threshold if fixed_threshold is None else fixed_threshold
     class_correct = probabilities.argmax(axis=1) == label_index
+    in_scope = result.in_scope
     metrics: dict[str, Any] = {
         "folds": cv.folds,
         "examples": len(truth),
-        "accuracy": round(float(result.correct[result.in_scope].mean()), 4) if result.in_scope.any() else 0.0,
+        # The best intent is right (before any threshold), over intent examples.
+        "intent_accuracy": round(float(result.correct[in_scope].mean()), 4) if in_scope.any() else 0.0,
         "ece": round(expected_calibration_error(result.top_probability, class_correct), 4),
         "threshold": choice.to_json(),
     }
-    if not result.in_scope.all():
-        flagged = (result.confidence < choice.threshold)[~result.in_scope]
+    if not in_scope.all():
+        flagged = (result.confidence < threshold)[~in_scope]
         metrics["out_of_scope_recall"] = round(float(flagged.mean()), 4)
-    return Calibration(temperature, choice, metrics)
+    return Calibration(temperature, choice, threshold, metrics)
 
 
 def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractors:
@@ -312,10 +320,12 @@ def train(
     data = TrainingData.from_pack(pack)
     cv = cross_validate_scores(data, folds=folds, seed=seed, progress=progress)
     progress("calibrating confidence and choosing thresholds", 0, 1)
-    calibration = calibrate(cv, data.labels, settings.fallback.target_precision)
     configured = settings.fallback.threshold
+    calibration = calibrate(
+        cv, data.labels, settings.fallback.target_precision, None if configured == "auto" else configured
+    )
     thresholds = Thresholds(
-        default=calibration.choice.threshold if configured == "auto" else float(configured),
+        default=calibration.threshold,
         per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
         ambiguity_margin=settings.fallback.ambiguity_margin,
     )

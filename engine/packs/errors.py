@@ -641,7 +641,7 @@ TOO_FEW_INTENTS = Problem(
     E,
     "too few intents to train",
     "the pack has {count} intent(s) with examples ({intents}); a model needs at least two to tell apart",
-    "add another intent with examples, or import the common pack (imports: [../common])",
+    "add another intent with examples, or import the common pack (imports: [common])",
 )
 
 

@@ -152,7 +152,7 @@ def test_report_headline_shows_the_numbers_as_formatted(small: Path) -> None:
         "Macro-F1 91.0%",
         "Calibration error (ECE) 4.0%",
         "Entity F1 85.0%",
-        "Recommended threshold 0.42",
+        "Threshold 0.42",
         "Out-of-scope recall 70.0%",
         "Out-of-scope precision 80.0%",
         "With a threshold of 0.42, 95% of the answers the assistant gives are right "
