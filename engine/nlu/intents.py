@@ -56,5 +56,14 @@ class IntentClassifier:
         return {"classes": list(self.classes)}, {"intent_weights": self.weights, "intent_bias": self.bias}
 
     @classmethod
-    def from_data(cls, data: dict[str, Any], arrays: dict[str, npt.NDArray[np.float32]]) -> IntentClassifier:
-        return cls(data["classes"], arrays["intent_weights"], arrays["intent_bias"])
+    def from_data(
+        cls, data: dict[str, Any], arrays: dict[str, npt.NDArray[np.float32]], features: int
+    ) -> IntentClassifier:
+        """Rebuild from stored data; ValueError when the arrays do not fit the classes and features."""
+        classes, weights, bias = data["classes"], arrays["intent_weights"], arrays["intent_bias"]
+        if weights.shape != (len(classes), features) or bias.shape != (len(classes),):
+            raise ValueError(
+                f"classifier arrays {weights.shape} and {bias.shape} do not fit "
+                f"{len(classes)} classes x {features} features"
+            )
+        return cls(classes, weights, bias)

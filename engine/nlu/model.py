@@ -1,8 +1,9 @@
 """A trained NLU model: parse messages, and save/load the model folder without running its code.
 
 A model folder holds:
-- `manifest.json`  pack name and version, content hashes of the pack's files, engine version,
-                   seed, training time, cross-validation metrics, thresholds;
+- `manifest.json`  pack name and version, content hashes of the pack's files and of the model's
+                   own files (checked at load), engine version, seed, training time,
+                   cross-validation metrics, thresholds;
 - `nlu.json`       vocabularies, class names, temperature, thresholds, extractor settings;
 - `arrays.npz`     the numeric parts (IDF weights, classifier weights), read with
                    `allow_pickle=False`;
@@ -13,7 +14,10 @@ Loading parses JSON, reads plain arrays and opens the CRF file: no code from the
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,7 +165,12 @@ class NluModel:
                 threshold=self.thresholds.default,
                 reason="no_words",
             )
-        return self.decide(text, self.probabilities([cleaned])[0], self.entities.extract(cleaned, now=now))
+        # Cleaning keeps positions, so offsets found in the cleaned text point into the original.
+        entities = [
+            dataclasses.replace(m, text=text[m.start : m.end])
+            for m in self.entities.extract(cleaned, now=now)
+        ]
+        return self.decide(text, self.probabilities([cleaned])[0], entities)
 
     def decide(
         self, text: str, probabilities: npt.NDArray[np.float64], entities: Sequence[EntityMatch] = ()
@@ -220,12 +229,15 @@ class NluModel:
         _write_json(folder / MODEL_FILE, model)
         arrays: dict[str, Any] = {**featurizer_arrays, **classifier_arrays}
         np.savez(folder / ARRAYS_FILE, allow_pickle=False, **arrays)
+        stored = [name for name in (MODEL_FILE, ARRAYS_FILE, CRF_FILE) if (folder / name).is_file()]
+        self.manifest["files"] = {name: _sha256(folder / name) for name in stored}
         _write_json(folder / MANIFEST_FILE, self.manifest)
 
     @classmethod
     def load(cls, folder: Path) -> NluModel:
         """Load a model folder written by `save`. Raises ModelError with what is wrong."""
         manifest = _read_json(folder / MANIFEST_FILE)
+        _check_file_hashes(folder, manifest)
         model = _read_json(folder / MODEL_FILE)
         if model.get("format") != FORMAT_VERSION:
             raise ModelError(
@@ -235,7 +247,7 @@ class NluModel:
         try:
             with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise ModelError(f"{folder / ARRAYS_FILE}: cannot read the model arrays: {error}") from None
         try:
             featurizer = Featurizer.from_data(model["featurizer"], arrays)
@@ -259,7 +271,7 @@ class NluModel:
             return cls(
                 manifest=manifest,
                 featurizer=featurizer,
-                classifier=IntentClassifier.from_data(model["classifier"], arrays),
+                classifier=IntentClassifier.from_data(model["classifier"], arrays, featurizer.size),
                 temperature=float(model["temperature"]),
                 thresholds=Thresholds.from_json(model["thresholds"]),
                 entities=extractors,
@@ -268,6 +280,28 @@ class NluModel:
             raise ModelError(
                 f"{folder}: the model is damaged ({type(error).__name__}: {error}); retrain it"
             ) from None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_file_hashes(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every model file must be the one training wrote: a truncated or replaced file (crfsuite
+    would crash the process on a truncated model) is refused before it is opened."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        raise ModelError(
+            f"{folder / MANIFEST_FILE}: lists no model files; retrain with `parley train --force`"
+        )
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelError(f"{path} is missing; retrain with `parley train --force`")
+        if _sha256(path) != expected:
+            raise ModelError(
+                f"{path} is damaged or was changed after training; retrain with `parley train --force`"
+            )
 
 
 def _write_json(path: Path, data: Any) -> None:

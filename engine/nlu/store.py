@@ -5,7 +5,8 @@ Layout, under the models folder (`models/` by default, `models:` in config.yml):
     models/<pack>/<model id>/     one trained model (see engine.nlu.model for its files)
     models/<pack>/current         the id of the model to serve, replaced atomically
 
-A model id is `<UTC time>-<fingerprint>`. The fingerprint hashes the content of every source
+A model id is `<sequence>-<UTC time>-<fingerprint>`: the sequence numbers a pack's models in
+training order. The fingerprint hashes the content of every source
 file the pack reads (its own YAML, imported packs' YAML, lookup files), the engine version, the
 NLU's source code, the model format and the number of folds, so `parley train` skips a pack
 whose model is up to date. The last
@@ -39,6 +40,7 @@ def source_hashes(pack: Pack) -> dict[str, str]:
     """sha256 of every file the pack's model depends on, by path relative to the pack folder."""
     paths = {source.path for source in pack.files}
     paths |= {origin.source.path for origin in pack.origins.values()}
+    paths |= {block.source.path for block in pack.out_of_scope if block.source is not None}
     for (section, name), origin in pack.origins.items():
         entity = pack.entities.get(name) if section == "entities" else None
         if entity is not None and isinstance(entity.lookup, LookupFile):
@@ -136,9 +138,11 @@ class ModelStore:
             current = self.current(pack.name)
             assert current is not None
             return TrainOutcome(current, manifest, skipped=True)
-        model_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest[:8]}"
         home = self.pack_folder(pack.name)
         home.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        final = home / f"{_next_sequence(home):05d}-{stamp}-{digest[:8]}"
+        model_id = final.name
         staging = home / f".training-{model_id}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -155,7 +159,6 @@ class ModelStore:
                     "sources": hashes,
                 },
             )
-            final = _free_name(home / model_id)
             staging.rename(final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -180,9 +183,8 @@ def _model_folders(paths: Iterable[Path]) -> list[Path]:
     return [p for p in paths if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).is_file()]
 
 
-def _free_name(folder: Path) -> Path:
-    candidate, counter = folder, 1
-    while candidate.exists():
-        counter += 1
-        candidate = folder.with_name(f"{folder.name}-{counter}")
-    return candidate
+def _next_sequence(home: Path) -> int:
+    """One more than the highest model number in the pack's folder: ids sort by training order
+    and are never reused, even for models trained within the same second."""
+    numbers = [int(p.name.split("-", 1)[0]) for p in home.iterdir() if p.is_dir() and p.name[:5].isdigit()]
+    return max(numbers, default=0) + 1
