@@ -13,6 +13,7 @@ answers reach the pack's target precision, the same rule as `threshold: auto`), 
   p50/p99 over the test queries, peak memory of the process.
 SNIPS: trained on the seven train_*_full files; intent accuracy (top intent) on the 700 validate
 queries and entity span F1 (exact entity and boundaries, micro-averaged).
+Retail (domains/retail): training time, and model load time with a fresh tokenizer.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import ROOT
 from benchmarks.datasets import build_clinc_pack, build_snips_pack, clinc_data, snips_queries
 from engine.nlu import text as nlu_text
 from engine.nlu.calibration import choose_threshold, expected_calibration_error
@@ -45,6 +47,7 @@ TARGETS = {
     "clinc150.parse_p99_ms": "<= 5",
     "snips.intent_accuracy": ">= 0.98",
     "snips.entity_f1": ">= 0.90",
+    "retail.load_seconds": "< 0.3",
 }
 
 
@@ -148,17 +151,32 @@ def snips(work: Path) -> dict[str, float]:
     }
 
 
+def retail(work: Path) -> dict[str, float]:
+    """The example retail pack: training time and load time (median of 5, fresh tokenizer each)."""
+    pack = load_pack(ROOT / "domains" / "retail")
+    started = time.perf_counter()
+    outcome = ModelStore(work / "models").train(pack, force=True)
+    train_seconds = time.perf_counter() - started
+    loads = []
+    for _ in range(5):
+        nlu_text._blank.cache_clear()
+        started = time.perf_counter()
+        NluModel.load(outcome.folder)
+        loads.append(time.perf_counter() - started)
+    return {"retail.train_seconds": train_seconds, "retail.load_seconds": float(np.median(loads))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=("clinc150", "snips"), help="run one benchmark")
+    parser.add_argument("--only", choices=("clinc150", "snips", "retail"), help="run one benchmark")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, run in (("clinc150", clinc150), ("snips", snips)):
+        for name, run in (("clinc150", clinc150), ("snips", snips), ("retail", retail)):
             if args.only in (None, name):
                 figures.update(run(work))
     for key, value in figures.items():

@@ -112,6 +112,7 @@ def _progress_bar(console: Console, title: str) -> Iterator[Any]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bar (and no blank line it leaves) in logs and pipes
     ) as progress:
         task = progress.add_task(title, total=1)
 

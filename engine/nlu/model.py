@@ -220,7 +220,7 @@ class NluModel:
             "entities": {
                 "regex": extractors.regex.to_json(),
                 "lookup": extractors.lookup.to_json(),
-                "system": dict(extractors.system_kinds),
+                "system": extractors.system.to_json(),
                 "kinds": dict(extractors.kinds),
                 "synonyms": {k: dict(v) for k, v in extractors.synonyms.items()},
                 "gazetteer": extractors.tagger.gazetteer.to_json() if extractors.tagger else None,
@@ -262,9 +262,9 @@ class NluModel:
             extractors = EntityExtractors(
                 regex=RegexExtractor.from_json(entities["regex"]),
                 lookup=LookupExtractor.from_json(entities["lookup"]),
-                system=SystemExtractor(entities["system"]),
+                system=SystemExtractor.from_json(entities["system"]),
                 kinds=entities["kinds"],
-                system_kinds=entities["system"],
+                system_kinds=entities["system"]["entities"],
                 synonyms=entities["synonyms"],
                 tagger=tagger,
             )

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -33,6 +34,7 @@ from engine.packs import Pack
 from engine.packs.schema import LookupFile
 
 CURRENT_FILE = "current"
+_MODEL_ID = re.compile(r"^(\d{5,})-\d{8}-\d{6}-[0-9a-f]{8}$")
 KEEP_MODELS = 3
 
 
@@ -186,5 +188,5 @@ def _model_folders(paths: Iterable[Path]) -> list[Path]:
 def _next_sequence(home: Path) -> int:
     """One more than the highest model number in the pack's folder: ids sort by training order
     and are never reused, even for models trained within the same second."""
-    numbers = [int(p.name.split("-", 1)[0]) for p in home.iterdir() if p.is_dir() and p.name[:5].isdigit()]
+    numbers = [int(match[1]) for p in home.iterdir() if (match := _MODEL_ID.match(p.name))]
     return max(numbers, default=0) + 1

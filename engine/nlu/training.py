@@ -274,7 +274,9 @@ def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractor
                 if e.kind == "lookup"
             }
         ),
-        system=SystemExtractor(system_kinds),
+        system=SystemExtractor(
+            system_kinds, default_region=pack.settings.nlu.phone_region, day_first=pack.settings.nlu.day_first
+        ),
         kinds={n: e.kind for n, e in entities.items()},
         system_kinds=system_kinds,
         synonyms={k: v for k, v in synonyms.items() if v},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union, get_args
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -668,9 +669,30 @@ class ResponseSettings(Node):
     )
 
 
+def _phone_region(region: str) -> str:
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise PydanticCustomError(
+            "P104",
+            "{problem}",
+            {
+                "problem": f"'{region}' is not a country code phone numbers know",
+                "fix": "use an ISO 3166 country code in capitals, such as US, GB, DE or IN",
+            },
+        )
+    return region
+
+
 class NluSettings(Node):
     min_examples: int = Field(10, ge=1, description="Intents with fewer examples get a warning.")
     seed: int = Field(42, description="Seed for training, so the same pack trains the same model.")
+    phone_region: Annotated[str, AfterValidator(_phone_region)] = Field(
+        "US",
+        description="Country of phone numbers written without a country code (ISO 3166 code, e.g. GB).",
+    )
+    day_first: bool = Field(
+        False,
+        description="Read dates such as 03/04/2026 day first (3 April) instead of month first (March 4).",
+    )
 
 
 class Settings(Node):
