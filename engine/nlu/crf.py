@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,7 +231,7 @@ class EntityTagger:
             )
         return result
 
-    def matches(self, text: str, values: dict[str, dict[str, str]]) -> list[EntityMatch]:
+    def matches(self, text: str, values: Mapping[str, Mapping[str, str]]) -> list[EntityMatch]:
         """Tagged spans as entity matches; `values[entity]` maps lower-cased surface forms to values."""
         found = []
         for span in self.tag(text):

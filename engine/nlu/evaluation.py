@@ -27,7 +27,7 @@ from engine.nlu.training import (
     DEFAULT_FOLDS,
     Progress,
     TrainingData,
-    _quiet,
+    quiet_progress,
     answers,
     build_extractors,
     calibrate,
@@ -44,7 +44,9 @@ TOP_CONFUSIONS, EXAMPLES_PER_PAIR = 10, 3
 Span = tuple[int, int, str]  # start, end, entity or entity:role
 
 
-def evaluate(pack: Pack, *, folds: int = DEFAULT_FOLDS, progress: Progress = _quiet) -> dict[str, Any]:
+def evaluate(
+    pack: Pack, *, folds: int = DEFAULT_FOLDS, progress: Progress = quiet_progress
+) -> dict[str, Any]:
     """Cross-validate the pack's NLU; the metrics dict described in engine.nlu.report."""
     found = trainability_problems(pack)
     if found:

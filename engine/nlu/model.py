@@ -94,7 +94,7 @@ class EntityExtractors:
 
     def extract(self, text: str, *, now: datetime | None = None) -> list[EntityMatch]:
         found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text, now=now)]
-        learned = self.tagger.matches(text, dict(self.synonyms)) if self.tagger else []
+        learned = self.tagger.matches(text, self.synonyms) if self.tagger else []
         found.extend(m for m in learned if self.kinds.get(m.entity) == "learned")
         return _with_roles(resolve_overlaps(found, tuple(self.kinds)), learned)
 
@@ -106,10 +106,7 @@ def _with_roles(matches: Sequence[EntityMatch], learned: Sequence[EntityMatch]) 
         if match.role is None and match.extractor != "learned":
             for tagged in learned:
                 if tagged.role and tagged.entity == match.entity and tagged.overlaps(match):
-                    match = EntityMatch(
-                        match.entity, match.value, match.start, match.end, match.text,
-                        match.extractor, tagged.role, match.confidence,
-                    )  # fmt: skip
+                    match = dataclasses.replace(match, role=tagged.role)
                     break
         result.append(match)
     return result

@@ -29,7 +29,7 @@ from typing import Any
 
 from engine import __version__
 from engine.nlu.model import FORMAT_VERSION, MANIFEST_FILE, ModelError, NluModel
-from engine.nlu.training import DEFAULT_FOLDS, Progress, _quiet, train
+from engine.nlu.training import DEFAULT_FOLDS, Progress, quiet_progress, train
 from engine.packs import Pack
 from engine.packs.schema import LookupFile
 
@@ -130,7 +130,12 @@ class ModelStore:
         return NluModel.load(folder)
 
     def train(
-        self, pack: Pack, *, force: bool = False, folds: int = DEFAULT_FOLDS, progress: Progress = _quiet
+        self,
+        pack: Pack,
+        *,
+        force: bool = False,
+        folds: int = DEFAULT_FOLDS,
+        progress: Progress = quiet_progress,
     ) -> TrainOutcome:
         """Train the pack unless its current model is up to date; make the new model current."""
         hashes = source_hashes(pack)

@@ -49,7 +49,7 @@ Progress = Callable[[str, int, int], None]
 DEFAULT_FOLDS = 5
 
 
-def _quiet(step: str, done: int, total: int) -> None:
+def quiet_progress(step: str, done: int, total: int) -> None:
     """The default progress reporter: says nothing."""
 
 
@@ -148,7 +148,7 @@ def cross_validate_scores(
     *,
     folds: int,
     seed: int,
-    progress: Progress = _quiet,
+    progress: Progress = quiet_progress,
     on_fold: Callable[[int, TrainingData, npt.NDArray[np.int_]], None] | None = None,
 ) -> CrossValidation:
     """Train on k-1 folds, score the k-th, for every fold. `on_fold(fold, train, test_indexes)`
@@ -305,7 +305,7 @@ def train(
     *,
     manifest: dict[str, Any],
     folds: int = DEFAULT_FOLDS,
-    progress: Progress = _quiet,
+    progress: Progress = quiet_progress,
 ) -> NluModel:
     """Train the pack's NLU model into `folder` (which must exist) and save it there.
 
