@@ -29,9 +29,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    # Messages after an option (`parley parse PACK --format json "text"`) are still messages.
-    if extra and getattr(args, "command", None) == "parse" and not any(e.startswith("-") for e in extra):
-        args.texts = [*args.texts, *extra]
+    if extra and getattr(args, "command", None) == "parse":
+        # Messages after an option (`parley parse PACK --format json "text"`) are still messages;
+        # after `--`, anything is a message, even "-5".
+        cut = extra.index("--") if "--" in extra else len(extra)
+        options = [e for e in extra[:cut] if e.startswith("-")]
+        if options:
+            parser.error(f"unrecognized arguments: {' '.join(options)}")
+        args.texts = [*args.texts, *extra[:cut], *extra[cut + 1 :]]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):

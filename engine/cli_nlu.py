@@ -49,7 +49,7 @@ def add_commands(commands: Any) -> None:
     )
     train.add_argument("--force", action="store_true", help="retrain even when the pack has not changed")
     train.add_argument(
-        "--folds", type=int, default=5, help="cross-validation folds for calibration (default 5)"
+        "--folds", type=_folds, default=5, help="cross-validation folds for calibration (2-20, default 5)"
     )
     train.set_defaults(handler=_train)
 
@@ -215,13 +215,16 @@ def _parse(args: argparse.Namespace) -> int:
                     f"run `parley train {escape(str(args.pack))}`[/red]"
                 )
                 return EXIT_FAILED
+            model = store.load(pack.name)
             if not store.is_up_to_date(pack):
                 errors.print(
                     f"[yellow]note: the pack changed since its model was trained; "
                     f"`parley train {escape(str(args.pack))}` updates it[/yellow]"
                 )
-            model = store.load(pack.name)
-    except (ModelError, ConfigError) as error:
+    except ConfigError as error:
+        errors.print(f"[red]parley: {escape(str(error))}[/red]")
+        return EXIT_USAGE
+    except ModelError as error:
         errors.print(f"[red]parley: {escape(str(error))}[/red]")
         return EXIT_FAILED
     for text in _messages(args.texts, console):

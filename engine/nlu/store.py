@@ -29,8 +29,8 @@ from typing import Any
 
 from engine import __version__
 from engine.nlu.model import FORMAT_VERSION, MANIFEST_FILE, ModelError, NluModel
-from engine.nlu.training import DEFAULT_FOLDS, Progress, quiet_progress, train
-from engine.packs import Pack
+from engine.nlu.training import DEFAULT_FOLDS, Progress, quiet_progress, train, trainability_problems
+from engine.packs import Pack, PackInvalid
 from engine.packs.schema import LookupFile
 
 CURRENT_FILE = "current"
@@ -145,6 +145,9 @@ class ModelStore:
             current = self.current(pack.name)
             assert current is not None
             return TrainOutcome(current, manifest, skipped=True)
+        found = trainability_problems(pack)
+        if found:  # before anything is written for the pack
+            raise PackInvalid(pack.name, found)
         home = self.pack_folder(pack.name)
         home.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
