@@ -27,11 +27,11 @@ from engine.nlu.training import (
     DEFAULT_FOLDS,
     Progress,
     TrainingData,
-    quiet_progress,
     answers,
     build_extractors,
     calibrate,
     cross_validate_scores,
+    quiet_progress,
     train_entity_tagger,
     trainability_problems,
 )
