@@ -76,7 +76,7 @@ _COMMON_WORDS_TEXT = """
     mean might mine more most much must myself name near need needs neither never next nice none
     nothing okay once only onto open other others ours over part past people please problem quite
     rather really right same said says seem seems sent send several shall should show since some
-    someone something sometimes soon still stop such sure take tell told than thank thanks that thats their
+    someone something sometimes soon still stop such sure take tell than thank thanks that thats their
     them then there these they thing things think this those though through thus time today told
     tomorrow took toward towards tried tries trying under unless until upon used uses using very
     want wanted wants wasnt week well went were what whatever when where whether which while whole

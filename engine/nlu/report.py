@@ -54,8 +54,12 @@ F1_POOR, F1_FAIR = 0.7, 0.9
 _METRIC_NAMES = {
     "accuracy": "accuracy",
     "macro_f1": "macro-F1",
-    "ece": "calibration error",
     "entities.f1": "entity F1",
+    "entities.precision": "entity precision",
+    "entities.recall": "entity recall",
+    "out_of_scope.recall": "out-of-scope recall",
+    "out_of_scope.precision": "out-of-scope precision",
+    "threshold.coverage": "share of messages answered",
 }
 
 _RIGHT, _WRONG, _OUT_OF_SCOPE, _ACCENT, _INK = "#2b8a3e", "#c92a2a", "#868e96", "#1c7ed6", "#212529"
@@ -336,7 +340,7 @@ def _confidence_chart(
 ) -> Markup | None:
     """Overlaid histograms of the top confidence of right, wrong and out-of-scope messages.
 
-    The dashed line is the recommended threshold: messages left of it get the fallback. None when
+    The dashed line is the threshold in use: messages left of it get the fallback. None when
     there are no confidences at all.
     """
     series = [

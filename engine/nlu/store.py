@@ -183,10 +183,15 @@ class ModelStore:
         os.replace(temporary, pointer)
 
     def _prune(self, home: Path, keep: str) -> None:
-        models = sorted(_model_folders(home.iterdir()), key=lambda p: p.name)
+        models = sorted(_model_folders(home.iterdir()), key=_training_order)
         for old in models[:-KEEP_MODELS]:
             if old.name != keep:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _training_order(folder: Path) -> tuple[int, str]:
+    match = _MODEL_ID.match(folder.name)
+    return (int(match[1]) if match else 0, folder.name)
 
 
 def _model_folders(paths: Iterable[Path]) -> list[Path]:

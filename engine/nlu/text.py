@@ -42,6 +42,20 @@ def has_words(text: str) -> bool:
     return any(c.isalnum() for c in text)
 
 
+def base_language(language: str) -> str:
+    """The language part of a tag: "en-GB" -> "en"."""
+    return language.replace("_", "-").split("-")[0].lower()
+
+
+def has_tokenizer(language: str) -> bool:
+    """True when spaCy has a blank pipeline for the language (checked without loading it)."""
+    try:
+        spacy.util.get_lang_class(base_language(language))
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Token:
     """A token of the original text: `text[start:end]`."""
@@ -60,7 +74,7 @@ class Tokenizer:
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self._nlp = _blank(language.replace("_", "-").split("-")[0].lower())
+        self._nlp = _blank(base_language(language))
 
     def tokens(self, text: str) -> list[Token]:
         return [

@@ -39,7 +39,7 @@ from engine.nlu.intents import IntentClassifier
 from engine.nlu.model import CRF_FILE, EntityExtractors, NluModel, Thresholds
 from engine.nlu.patterns import LookupExtractor, LookupTable, RegexExtractor
 from engine.nlu.system_entities import SystemExtractor
-from engine.nlu.text import Tokenizer, clean_text
+from engine.nlu.text import Tokenizer, clean_text, has_tokenizer
 from engine.nlu.types import OUT_OF_SCOPE
 from engine.packs import Diagnostic, Pack, PackInvalid
 from engine.packs import errors as problems
@@ -100,6 +100,8 @@ class TrainingData:
 def trainability_problems(pack: Pack) -> list[Diagnostic]:
     """Why the pack's examples cannot train a model, in the pack-language catalogue's style."""
     found = []
+    if not has_tokenizer(pack.language):
+        found.append(problems.LANGUAGE_WITHOUT_TOKENIZER(pack.start(), language=pack.language))
     for name, intent in pack.intents.items():
         if not intent.examples:
             found.append(problems.INTENT_WITHOUT_EXAMPLES(pack.location("intents", name), name=name))

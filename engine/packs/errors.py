@@ -644,6 +644,14 @@ TOO_FEW_INTENTS = Problem(
     "add another intent with examples, or import the common pack (imports: [common])",
 )
 
+LANGUAGE_WITHOUT_TOKENIZER = Problem(
+    "P803",
+    E,
+    "language without a tokenizer",
+    "language '{language}' has no spaCy tokenizer, so its messages cannot be read",
+    "use an ISO 639-1 code spaCy supports, such as en, de, fr, es, it, nl or pt",
+)
+
 
 def _catalogue() -> dict[str, Problem]:
     entries: dict[str, Problem] = {}

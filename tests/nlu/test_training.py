@@ -280,3 +280,23 @@ def test_training_intents_without_examples_also_leave_too_few_intents(
         ("P802", "pack.yml", 1),
     ]
     assert trainability_problems(load_pack(folder)) == []
+
+
+def test_training_language_without_a_tokenizer_is_p803(nlu_pack: Callable[..., Path], tmp_path: Path) -> None:
+    """A language spaCy cannot tokenize passes validation but is refused, located, by training."""
+    folder = nlu_pack("billing")
+    (folder / "pack.yml").write_text(
+        (folder / "pack.yml").read_text(encoding="utf-8").replace("language: en", "language: zz"),
+        encoding="utf-8",
+    )
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(PackInvalid) as raised:
+        store.train(load_pack(folder))
+    assert raised.value.codes == ["P803"]
+    (diagnostic,) = raised.value.diagnostics
+    assert "language 'zz' has no spaCy tokenizer" in diagnostic.message
+    assert diagnostic.location is not None and (diagnostic.location.line, diagnostic.location.column) == (
+        1,
+        1,
+    )
+    assert not (tmp_path / "models" / "billing").exists()
