@@ -404,6 +404,21 @@ def _prefix_ids(svg: str, prefix: str) -> str:
 # The page
 
 _PAGE = """\
+{% macro score_table(what, count, rows) -%}
+<table>
+  <thead><tr><th>{{ what }}</th><th>F1</th><th class="number">Precision</th><th class="number">Recall</th>
+    <th class="number">{{ count }}</th></tr></thead>
+  <tbody>
+  {% for row in rows %}
+  <tr class="{{ row.f1 | grade }}"><td><span class="name">{{ row.name }}</span></td>
+    <td class="f1"><span class="bar"><span style="width: {{ '%.1f' | format(row.f1 * 100) }}%"></span></span>
+      {{- row.f1 | percent }}</td>
+    <td class="number">{{ row.precision | percent }}</td><td class="number">{{ row.recall | percent }}</td>
+    <td class="number">{{ row.support }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+{%- endmacro %}
 <!DOCTYPE html>
 <html lang="en">
 <head>
@@ -587,19 +602,7 @@ _PAGE = """\
   <b>Precision</b>: share of the messages recognised as the intent that really are it.
   <b>F1</b> combines both. Weakest first.</p>
 {% if intents %}
-<table>
-  <thead><tr><th>Intent</th><th>F1</th><th class="number">Precision</th><th class="number">Recall</th>
-    <th class="number">Examples</th></tr></thead>
-  <tbody>
-  {% for row in intents %}
-  <tr class="{{ row.f1 | grade }}"><td><span class="name">{{ row.name }}</span></td>
-    <td class="f1"><span class="bar"><span style="width: {{ '%.1f' | format(row.f1 * 100) }}%"></span></span>
-      {{- row.f1 | percent }}</td>
-    <td class="number">{{ row.precision | percent }}</td><td class="number">{{ row.recall | percent }}</td>
-    <td class="number">{{ row.support }}</td></tr>
-  {% endfor %}
-  </tbody>
-</table>
+{{ score_table("Intent", "Examples", intents) }}
 {% else %}
 <p>No intents were evaluated.</p>
 {% endif %}
@@ -612,19 +615,7 @@ _PAGE = """\
   {{ m.entities.precision | percent }} of the values found are right (F1 {{ m.entities.f1 | percent }}).</p>
 {% endif %}
 {% if entity_rows %}
-<table>
-  <thead><tr><th>Entity</th><th>F1</th><th class="number">Precision</th><th class="number">Recall</th>
-    <th class="number">Values</th></tr></thead>
-  <tbody>
-  {% for row in entity_rows %}
-  <tr class="{{ row.f1 | grade }}"><td><span class="name">{{ row.name }}</span></td>
-    <td class="f1"><span class="bar"><span style="width: {{ '%.1f' | format(row.f1 * 100) }}%"></span></span>
-      {{- row.f1 | percent }}</td>
-    <td class="number">{{ row.precision | percent }}</td><td class="number">{{ row.recall | percent }}</td>
-    <td class="number">{{ row.support }}</td></tr>
-  {% endfor %}
-  </tbody>
-</table>
+{{ score_table("Entity", "Values", entity_rows) }}
 {% else %}
 <p>No entity values are marked in the examples.</p>
 {% endif %}
