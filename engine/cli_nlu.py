@@ -218,7 +218,7 @@ def _parse(args: argparse.Namespace) -> int:
             model = store.load(pack.name)
             if not store.is_up_to_date(pack):
                 errors.print(
-                    f"[yellow]note: the pack changed since its model was trained; "
+                    f"[yellow]note: the pack (or Parley's NLU) changed since its model was trained; "
                     f"`parley train {escape(str(args.pack))}` updates it[/yellow]"
                 )
     except ConfigError as error:
@@ -340,6 +340,12 @@ def _print_evaluation(console: Console, metrics: dict[str, Any]) -> None:
         f"{threshold['precision']:.1%} of answers right "
         f"(target {threshold['target_precision']:.0%}), {threshold['coverage']:.0%} of messages answered"
     )
+    if threshold["used"] != threshold["recommended"]:
+        console.print(
+            f"  threshold in use {threshold['used']:.2f} (set in the pack): "
+            f"{threshold['used_precision']:.1%} of answers right, "
+            f"{threshold['used_coverage']:.0%} of messages answered"
+        )
     oos = metrics["out_of_scope"]
     if oos:
         console.print(f"  out of scope: recall {oos['recall']:.1%}, precision {oos['precision']:.1%}")

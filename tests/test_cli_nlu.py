@@ -361,7 +361,7 @@ def test_cli_parse_notes_a_pack_changed_after_training(
 
     code, out, err = run(capsys, "--config", config, "parse", folder, "pay my bill")
     assert code == 0
-    assert "note: the pack changed since its model was trained" in err
+    assert "note: the pack (or Parley's NLU) changed since its model was trained" in err
     assert f"`parley train {folder}` updates it" in err
     assert out.startswith("pay_bill ")
 
@@ -595,3 +595,21 @@ def test_cli_parse_unknown_option_is_a_usage_error(
         main(["--config", str(billing.config), "parse", str(billing.folder), "hello", "--colour"])
     assert exited.value.code == 2
     assert "unrecognized arguments: --colour" in capsys.readouterr().err
+
+
+def test_cli_evaluate_with_a_fixed_threshold_reports_what_that_threshold_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_pack(tmp_path, "support", SUPPORT, fallback="{threshold: 0.2}")
+    out_folder = tmp_path / "report"
+    code, out, _ = run(capsys, "--config", write_config(tmp_path), "evaluate", folder, "--out", out_folder)
+    assert code == 0
+    threshold = json.loads((out_folder / "report.json").read_text(encoding="utf-8"))["threshold"]
+    assert threshold["used"] == 0.2
+    assert threshold["recommended"] != 0.2
+    assert (
+        f"  threshold in use 0.20 (set in the pack): {threshold['used_precision']:.1%} of answers right, "
+        f"{threshold['used_coverage']:.0%} of messages answered"
+    ) in out
+    page = (out_folder / "index.html").read_text(encoding="utf-8")
+    assert "With the pack's threshold of 0.20" in page

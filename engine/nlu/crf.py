@@ -101,7 +101,8 @@ class Gazetteer:
     def from_json(cls, data: list[list[object]]) -> Gazetteer:
         values: dict[tuple[str, ...], set[str]] = {}
         for words, labels in data:
-            assert isinstance(words, list) and isinstance(labels, list)
+            if not isinstance(words, list) or not isinstance(labels, list):
+                raise ValueError("gazetteer: each entry must be [words, labels]")
             values[tuple(str(w) for w in words)] = {str(label) for label in labels}
         return cls(values)
 

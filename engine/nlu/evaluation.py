@@ -22,12 +22,11 @@ import numpy.typing as npt
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from engine import __version__
-from engine.nlu.calibration import expected_calibration_error, reliability_bins, softmax
+from engine.nlu.calibration import expected_calibration_error, reliability_bins
 from engine.nlu.training import (
     DEFAULT_FOLDS,
     Progress,
     TrainingData,
-    answers,
     build_extractors,
     calibrate,
     cross_validate_scores,
@@ -66,20 +65,15 @@ def evaluate(
     started = time.perf_counter()
     cv = cross_validate_scores(data, folds=folds, seed=seed, progress=progress, on_fold=entities_of_fold)
     labels = [data.labels[i] for i in cv.held_out]
-    configured = pack.settings.fallback.threshold
-    calibration = calibrate(
-        cv, data.labels, pack.settings.fallback.target_precision, None if configured == "auto" else configured
-    )
-    probabilities = softmax(cv.scores, calibration.temperature)
-    result = answers(probabilities, cv.classes, labels)
-    default_threshold = calibration.threshold
-    thresholds = [_threshold_of(pack, p, default_threshold) for p in result.predicted]
+    calibration = calibrate(cv, data.labels, pack)
+    probabilities, result, thresholds = calibration.probabilities, calibration.answers, calibration.thresholds
     decided = [
-        p if p != OUT_OF_SCOPE and c >= t else OUT_OF_SCOPE
-        for p, c, t in zip(result.predicted, result.confidence, thresholds, strict=True)
+        p if p != OUT_OF_SCOPE and c >= thresholds.for_intent(p) else OUT_OF_SCOPE
+        for p, c in zip(result.predicted, result.confidence, strict=True)
     ]
     truth = np.asarray(labels)
     right = np.asarray(decided) == truth
+    answered = np.asarray(decided) != OUT_OF_SCOPE
     texts = [data.examples[i].text for i in cv.held_out]
     names = sorted(set(labels) | set(decided))
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -108,7 +102,13 @@ def evaluate(
             [data.examples[i].spans for i in cv.held_out], cv.held_out, predicted_spans
         ),
         "confused_pairs": _confused_pairs(labels, decided, texts),
-        "threshold": {**calibration.choice.to_json(), "used": round(default_threshold, 4)},
+        "threshold": {
+            **calibration.choice.to_json(),
+            # What the threshold in use (the pack's, or the auto choice) gives on the same messages.
+            "used": round(thresholds.default, 4),
+            "used_precision": _round(right[answered].mean()) if answered.any() else 0.0,
+            "used_coverage": _round(answered[result.in_scope].mean()) if result.in_scope.any() else 0.0,
+        },
         "out_of_scope": _out_of_scope(truth, np.asarray(decided)),
         "confusion": {
             "labels": names,
@@ -126,11 +126,6 @@ def evaluate(
         },
         "fail_under": None,
     }
-
-
-def _threshold_of(pack: Pack, intent: str, default: float) -> float:
-    own = pack.intents[intent].threshold if intent in pack.intents else None
-    return default if own is None else own
 
 
 def _label(entity: str, role: str | None) -> str:

@@ -36,6 +36,7 @@ class Featurizer:
         self._tokenizer = Tokenizer(language)
         self._words = self._word_vectorizer()
         self._chars = self._char_vectorizer()
+        self._analyzers: list[tuple[Any, dict[str, int], npt.NDArray[np.float64], int]] | None = None
 
     def _word_ngrams(self, text: str) -> list[str]:
         words = self._tokenizer.words(normalize(text))
@@ -44,24 +45,23 @@ class Featurizer:
     def _word_vectorizer(self, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
         return TfidfVectorizer(analyzer=self._word_ngrams, sublinear_tf=True, vocabulary=vocabulary)
 
-    def _char_vectorizer(self, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    def _char_vectorizer(self, vocabulary: dict[str, int] | None = None, min_df: int = 2) -> TfidfVectorizer:
         return TfidfVectorizer(
             analyzer="char_wb",
             preprocessor=normalize,
             ngram_range=CHAR_NGRAMS,
             sublinear_tf=True,
-            min_df=1 if vocabulary else 2,
+            min_df=1 if vocabulary else min_df,
             vocabulary=vocabulary,
         )
 
     def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        self._analyzers = None
         words = self._words.fit_transform(texts)
         try:
             chars = self._chars.fit_transform(texts)
         except ValueError:  # min_df=2 left nothing (a handful of short examples): keep all n-grams
-            self._chars = TfidfVectorizer(
-                analyzer="char_wb", preprocessor=normalize, ngram_range=CHAR_NGRAMS, sublinear_tf=True
-            )
+            self._chars = self._char_vectorizer(min_df=1)
             chars = self._chars.fit_transform(texts)
         return self._combine(words, chars)
 
@@ -69,8 +69,10 @@ class Featurizer:
         """The same rows as `fit_transform` gives for fitted texts, built directly: the
         vectorizers' own `transform` validates its input on every call, which costs
         milliseconds per message."""
-        parts = [(self._words, 0), (self._chars, len(self._words.vocabulary_))]
-        analyzers = [(v.build_analyzer(), v.vocabulary_, v.idf_, offset) for v, offset in parts]
+        if self._analyzers is None:  # built once per fitted or loaded featurizer, not per message
+            parts = [(self._words, 0), (self._chars, len(self._words.vocabulary_))]
+            self._analyzers = [(v.build_analyzer(), v.vocabulary_, v.idf_, offset) for v, offset in parts]
+        analyzers = self._analyzers
         indptr: list[int] = [0]
         indices: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
         values: list[npt.NDArray[np.float64]] = [np.zeros(0)]

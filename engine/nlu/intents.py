@@ -1,9 +1,11 @@
 """The intent classifier: a linear support-vector model over TF-IDF features.
 
-Chosen by measurement (benchmarks/nlu.py): on CLINC150 it is as accurate as logistic regression
-on the same features and trains several times faster, which matters because `threshold: auto`
-and temperature scaling train it once per cross-validation fold as well. Scores are turned into
-calibrated probabilities by `calibration.softmax` with a fitted temperature.
+Chosen by measurement on CLINC150 (benchmarks/README.md): its top-1 accuracy is a little higher
+than logistic regression's on the same features (92.8% against 92.3%) and it trains about seven
+times faster (7 s against 50 s), which matters because `threshold: auto` and temperature scaling
+train it once per cross-validation fold as well. Logistic regression separates out-of-scope
+messages slightly better (91.7% in-scope accuracy against 91.0% at 65% out-of-scope recall).
+Scores are turned into calibrated probabilities by `calibration.softmax` with a fitted temperature.
 
 The fitted state is two arrays (weights and biases) and the class names: nothing to unpickle.
 """
@@ -18,7 +20,7 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.svm import LinearSVC
 
-#: Regularization strength; 1.0 measured best on CLINC150 and SNIPS among 0.5, 1, 2.
+#: Regularization strength; 1.0 measured best on CLINC150 among 0.5, 1 and 2.
 C = 1.0
 
 

@@ -86,8 +86,6 @@ class EntityExtractors:
     system: SystemExtractor
     #: entity -> how it is found: regex, lookup, system or learned; in declaration order.
     kinds: Mapping[str, str]
-    #: entity -> system kind, for system entities.
-    system_kinds: Mapping[str, str]
     #: entity -> lower-cased surface form -> value (the pack's synonyms and annotated values).
     synonyms: Mapping[str, dict[str, str]]
     tagger: EntityTagger | None = None
@@ -145,8 +143,9 @@ class NluModel:
         return tuple(self.classifier.classes[i] for i in self._intent_columns)
 
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """Calibrated probabilities, one row per text, columns in `classifier.classes` order."""
-        features = self.featurizer.transform([clean_text(t) for t in texts])
+        """Calibrated probabilities, one row per text, columns in `classifier.classes` order.
+        (The featurizer's normalization cleans and bounds the text itself.)"""
+        features = self.featurizer.transform(texts)
         return softmax(self.classifier.scores(features), self.temperature)
 
     def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
@@ -261,7 +260,6 @@ class NluModel:
                 lookup=LookupExtractor.from_json(entities["lookup"]),
                 system=SystemExtractor.from_json(entities["system"]),
                 kinds=entities["kinds"],
-                system_kinds=entities["system"]["entities"],
                 synonyms=entities["synonyms"],
                 tagger=tagger,
             )

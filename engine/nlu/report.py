@@ -86,8 +86,9 @@ def write_report(metrics: Mapping[str, Any], folder: Path) -> Path:
     - run: `pack` ({name, version}), `engine_version`, `created` (ISO time), `folds`, `seed`,
       `examples`, `intents`;
     - headline: `accuracy`, `macro_f1`, `ece`; `threshold` ({recommended, target_precision,
-      precision, coverage}); `out_of_scope` ({examples, recall, precision}, or None when the pack
-      has no out-of-scope examples); `fail_under` ({metric, value, passed}, or None);
+      precision, coverage} of the auto choice, and optionally {used, used_precision,
+      used_coverage} of the threshold in use); `out_of_scope` ({examples, recall, precision}, or
+      None when the pack has no out-of-scope examples); `fail_under` ({metric, value, passed}, or None);
     - tables: `per_intent` ({intent: {precision, recall, f1, support}}); `entities` (the same four
       numbers overall, plus `per_entity` by entity name);
     - mistakes: `confused_pairs` ([{true, predicted, count, examples}]); `confusion` ({labels,
@@ -521,6 +522,15 @@ _PAGE = """\
   {% endif %}
 </section>
 
+{% if used != m.threshold.recommended and m.threshold.used_precision is defined %}
+<p class="lead">With the pack's threshold of {{ '%.2f' | format(used) }},
+  {{ m.threshold.used_precision | percent(0) }} of the answers the assistant gives are right and it answers
+  {{ m.threshold.used_coverage | percent(0) }} of messages; the others get the fallback response.
+  With <span class="name">settings.fallback.threshold: auto</span> it would be
+  {{ '%.2f' | format(m.threshold.recommended) }}: {{ m.threshold.precision | percent(0) }} right,
+  {{ m.threshold.coverage | percent(0) }} answered, for a target precision of
+  {{ m.threshold.target_precision | percent(0) }}.</p>
+{% else %}
 <p class="lead">With a threshold of {{ '%.2f' | format(m.threshold.recommended) }},
   {{ m.threshold.precision | percent(0) }} of the answers the assistant gives are right and it answers
   {{ m.threshold.coverage | percent(0) }} of messages; the others get the fallback response.
@@ -531,6 +541,7 @@ _PAGE = """\
   comes closest. More and clearer examples raise it.
   {% endif %}
   It is the threshold that <span class="name">settings.fallback.threshold: auto</span> chooses.</p>
+{% endif %}
 {% if oos %}
 <p class="lead">Of the {{ oos.examples }} out-of-scope examples, {{ oos.recall | percent(0) }} are recognised
   as out of scope, and {{ oos.precision | percent(0) }} of the messages the assistant declares out of scope

@@ -216,25 +216,32 @@ def answers(probabilities: npt.NDArray[np.float64], classes: Sequence[str], labe
 
 @dataclass(frozen=True)
 class Calibration:
+    """What the out-of-fold scores teach: temperature, thresholds, and how the model did."""
+
     temperature: float
     choice: ThresholdChoice  # what `threshold: auto` chooses
-    threshold: float  # the threshold in use: the pack's number, or the auto choice
+    thresholds: Thresholds  # those in use: the pack's number or the auto choice, intents' own
+    probabilities: npt.NDArray[np.float64]  # calibrated, one row per held-out example
+    answers: Answers
     metrics: dict[str, Any]
 
 
-def calibrate(
-    cv: CrossValidation, labels: Sequence[str], target_precision: float, fixed_threshold: float | None = None
-) -> Calibration:
-    """Temperature, auto threshold and cross-validation metrics from out-of-fold scores.
+def calibrate(cv: CrossValidation, labels: Sequence[str], pack: Pack) -> Calibration:
+    """Temperature, thresholds and cross-validation metrics from out-of-fold scores.
 
-    The metrics use `fixed_threshold` when the pack sets one, else the auto choice."""
+    The metrics use the threshold in use: the pack's number, or the auto choice."""
+    fallback = pack.settings.fallback
     truth = [labels[i] for i in cv.held_out]
     label_index = np.array([cv.classes.index(label) for label in truth])
     temperature = fit_temperature(cv.scores, label_index)
     probabilities = softmax(cv.scores, temperature)
     result = answers(probabilities, cv.classes, truth)
-    choice = choose_threshold(result.confidence, result.correct, result.in_scope, target_precision)
-    threshold = choice.threshold if fixed_threshold is None else fixed_threshold
+    choice = choose_threshold(result.confidence, result.correct, result.in_scope, fallback.target_precision)
+    thresholds = Thresholds(
+        default=choice.threshold if fallback.threshold == "auto" else fallback.threshold,
+        per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
+        ambiguity_margin=fallback.ambiguity_margin,
+    )
     class_correct = probabilities.argmax(axis=1) == label_index
     in_scope = result.in_scope
     metrics: dict[str, Any] = {
@@ -246,9 +253,9 @@ def calibrate(
         "threshold": choice.to_json(),
     }
     if not in_scope.all():
-        flagged = (result.confidence < threshold)[~in_scope]
+        flagged = (result.confidence < thresholds.default)[~in_scope]
         metrics["out_of_scope_recall"] = round(float(flagged.mean()), 4)
-    return Calibration(temperature, choice, threshold, metrics)
+    return Calibration(temperature, choice, thresholds, probabilities, result, metrics)
 
 
 def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractors:
@@ -280,7 +287,6 @@ def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractor
             system_kinds, default_region=pack.settings.nlu.phone_region, day_first=pack.settings.nlu.day_first
         ),
         kinds={n: e.kind for n, e in entities.items()},
-        system_kinds=system_kinds,
         synonyms={k: v for k, v in synonyms.items() if v},
         tagger=tagger,
     )
@@ -324,15 +330,8 @@ def train(
     data = TrainingData.from_pack(pack)
     cv = cross_validate_scores(data, folds=folds, seed=seed, progress=progress)
     progress("calibrating confidence and choosing thresholds", 0, 1)
-    configured = settings.fallback.threshold
-    calibration = calibrate(
-        cv, data.labels, settings.fallback.target_precision, None if configured == "auto" else configured
-    )
-    thresholds = Thresholds(
-        default=calibration.threshold,
-        per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
-        ambiguity_margin=settings.fallback.ambiguity_margin,
-    )
+    calibration = calibrate(cv, data.labels, pack)
+    thresholds = calibration.thresholds
     progress("intent classifier on all examples", 0, 1)
     featurizer = Featurizer(data.language)
     classifier = IntentClassifier.fit(featurizer.fit_transform(data.texts), data.labels, seed)
@@ -353,7 +352,7 @@ def train(
             "features": featurizer.size,
             "cross_validation": calibration.metrics,
             "thresholds": {
-                "configured": configured,
+                "configured": settings.fallback.threshold,
                 **thresholds.to_json(),
             },
         },
