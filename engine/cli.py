@@ -10,8 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from engine import __version__
-from engine.cli_nlu import add_commands
+from engine import __version__, cli_dialogue, cli_nlu
 from engine.cli_shared import pack_folders, print_result
 from engine.config import ConfigError
 from engine.packs import CheckResult, check_pack
@@ -71,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help=f"write both schemas to {PACK_SCHEMA_FILE.parent}/"
     )
     schema.set_defaults(handler=_schema)
-    add_commands(commands)
+    cli_nlu.add_commands(commands)
+    cli_dialogue.add_commands(commands)
     return parser
 
 

@@ -95,9 +95,9 @@ def _config(args: argparse.Namespace) -> EngineConfig:
     return load_config(args.config)
 
 
-def _load(console: Console, folder: Path) -> Pack | None:
+def _load(console: Console, folder: Path, *, with_tests: bool = False) -> Pack | None:
     """The validated pack, or None after printing why it cannot be used."""
-    result: CheckResult = check_pack(folder, with_tests=False)
+    result: CheckResult = check_pack(folder, with_tests=with_tests)
     if result.pack is None or not result.ok():
         print_result(console, result, False)
         return None

@@ -27,6 +27,10 @@ class EngineConfig(BaseModel):
         "models", description="Folder where `parley train` writes models (one folder per pack)."
     )
     reports: str = Field("reports", description="Folder where `parley evaluate` writes its reports.")
+    policies: list[str] = Field(
+        default_factory=lambda: ["escalation", "repair", "flow", "fallback"],
+        description="Dialogue policies by name, in the order they are asked; the first that decides wins.",
+    )
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> EngineConfig:

@@ -31,6 +31,7 @@ from engine.nlu.calibration import softmax
 from engine.nlu.crf import EntityTagger, Gazetteer
 from engine.nlu.features import Featurizer
 from engine.nlu.intents import IntentClassifier
+from engine.nlu.masking import mask_entities
 from engine.nlu.overlaps import resolve_overlaps
 from engine.nlu.patterns import LookupExtractor, RegexExtractor
 from engine.nlu.system_entities import SystemExtractor
@@ -90,6 +91,11 @@ class EntityExtractors:
     synonyms: Mapping[str, dict[str, str]]
     tagger: EntityTagger | None = None
 
+    def extract_rule_based(self, text: str) -> list[EntityMatch]:
+        """Matches of the regex, lookup and system extractors only (what intent features mask)."""
+        found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text)]
+        return resolve_overlaps(found, tuple(self.kinds))
+
     def extract(self, text: str, *, now: datetime | None = None) -> list[EntityMatch]:
         found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text, now=now)]
         learned = self.tagger.matches(text, self.synonyms) if self.tagger else []
@@ -143,9 +149,16 @@ class NluModel:
         return tuple(self.classifier.classes[i] for i in self._intent_columns)
 
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """Calibrated probabilities, one row per text, columns in `classifier.classes` order.
-        (The featurizer's normalization cleans and bounds the text itself.)"""
-        features = self.featurizer.transform(texts)
+        """Calibrated probabilities, one row per text, columns in `classifier.classes` order."""
+        masked = []
+        for text in texts:
+            cleaned = clean_text(text)
+            masked.append(mask_entities(cleaned, self.entities.extract_rule_based(cleaned)))
+        return self._probabilities(masked)
+
+    def _probabilities(self, masked: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Probabilities of cleaned texts whose entities are already masked."""
+        features = self.featurizer.transform(masked)
         return softmax(self.classifier.scores(features), self.temperature)
 
     def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
@@ -166,7 +179,8 @@ class NluModel:
             dataclasses.replace(m, text=text[m.start : m.end])
             for m in self.entities.extract(cleaned, now=now)
         ]
-        return self.decide(text, self.probabilities([cleaned])[0], entities)
+        masked = mask_entities(cleaned, entities)
+        return self.decide(text, self._probabilities([masked])[0], entities)
 
     def decide(
         self, text: str, probabilities: npt.NDArray[np.float64], entities: Sequence[EntityMatch] = ()

@@ -15,6 +15,7 @@ Training runs in this order (each step is reported to `progress`):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from engine.nlu.calibration import (
 from engine.nlu.crf import EntityTagger, TrainingSpan
 from engine.nlu.features import Featurizer
 from engine.nlu.intents import IntentClassifier
+from engine.nlu.masking import mask_entities
 from engine.nlu.model import CRF_FILE, EntityExtractors, NluModel, Thresholds
 from engine.nlu.patterns import LookupExtractor, LookupTable, RegexExtractor
 from engine.nlu.system_entities import SystemExtractor
@@ -58,6 +60,8 @@ class Example:
     text: str
     label: str  # an intent, or OUT_OF_SCOPE
     spans: tuple[TrainingSpan, ...] = ()  # every annotated entity, labelled entity or entity:role
+    #: The text the intent classifier reads: rule-based entities masked (see masking.py).
+    masked: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class TrainingData:
     @property
     def texts(self) -> list[str]:
         return [e.text for e in self.examples]
+
+    @property
+    def classifier_texts(self) -> list[str]:
+        return [e.masked or e.text for e in self.examples]
 
     @property
     def labels(self) -> list[str]:
@@ -90,6 +98,11 @@ class TrainingData:
             for example in intent.examples
         ]
         examples += [Example(clean_text(text), OUT_OF_SCOPE) for text in pack.out_of_scope_examples]
+        extractors = build_extractors(pack, tagger=None)
+        examples = [
+            dataclasses.replace(e, masked=mask_entities(e.text, extractors.extract_rule_based(e.text)))
+            for e in examples
+        ]
         tagged = frozenset(n for n, e in pack.entities.items() if e.kind == "learned" or e.roles)
         return cls(tuple(examples), pack.language, tagged)
 
@@ -168,8 +181,11 @@ def cross_validate_scores(
             continue
         train_data = data.subset(train)
         featurizer = Featurizer(data.language)
-        classifier = IntentClassifier.fit(featurizer.fit_transform(train_data.texts), train_data.labels, seed)
-        fold_scores = classifier.scores(featurizer.transform([data.examples[i].text for i in test]))
+        classifier = IntentClassifier.fit(
+            featurizer.fit_transform(train_data.classifier_texts), train_data.labels, seed
+        )
+        texts = data.classifier_texts
+        fold_scores = classifier.scores(featurizer.transform([texts[i] for i in test]))
         # Classes missing from this fold's training data get a score no class can lose to.
         scores[test] = -10.0
         columns = np.array([classes.index(c) for c in classifier.classes])
@@ -334,7 +350,7 @@ def train(
     thresholds = calibration.thresholds
     progress("intent classifier on all examples", 0, 1)
     featurizer = Featurizer(data.language)
-    classifier = IntentClassifier.fit(featurizer.fit_transform(data.texts), data.labels, seed)
+    classifier = IntentClassifier.fit(featurizer.fit_transform(data.classifier_texts), data.labels, seed)
     progress("entity recognizer", 0, 1)
     tagger = train_entity_tagger(data, folder, seed)
     counts = Counter(data.labels)

@@ -1,0 +1,1 @@
+"""The dialogue runtime: trackers, flows, repair, fallback and escalation."""

@@ -1,0 +1,457 @@
+"""Carrying out decisions: slot filling, flow steps, repair, handoff.
+
+The executor works on one tracker during one turn. It runs the top flow's instructions until
+one needs the customer (a collect step asks its question), the flows end, or the conversation
+is handed to a person. Every change becomes an event on the tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.dialogue.actions import ActionResult
+from engine.dialogue.events import (
+    ActionExecuted,
+    ActionFailed,
+    AllSlotsReset,
+    BotUttered,
+    CollectExhausted,
+    Event,
+    FlowCancelled,
+    FlowCompleted,
+    FlowInterrupted,
+    FlowResumed,
+    FlowStack,
+    FlowStarted,
+    HandoffRequested,
+    Restarted,
+    SlotSet,
+)
+from engine.dialogue.handoff import context_packet, queue_is_open
+from engine.dialogue.policy import Decision
+from engine.dialogue.slots import Candidate, SlotValueError, check, coerce
+from engine.dialogue.tracker import Frame, Tracker
+from engine.packs.schema import (
+    ActionStep,
+    CallStep,
+    CollectStep,
+    EscalateStep,
+    IfStep,
+    LinkStep,
+    RespondStep,
+    SetStep,
+)
+
+if TYPE_CHECKING:
+    from engine.dialogue.runtime import Assistant
+
+log = logging.getLogger(__name__)
+
+#: Instructions one turn may run before the flow is stopped as a loop (a `goto` cycle without
+#: a question in it).
+MAX_STEPS_PER_TURN = 500
+
+
+class Executor:
+    def __init__(self, assistant: Assistant, tracker: Tracker, *, channel: str, now: float) -> None:
+        self.assistant = assistant
+        self.pack = assistant.pack
+        self.flows = assistant.flows
+        self.tracker = tracker
+        self.channel = channel
+        self.now = now
+        self._saved = [frame.to_json() for frame in tracker.state.stack]
+
+    # -- events ----------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        self.tracker.add(dataclasses.replace(event, timestamp=self.now))
+
+    @property
+    def stack(self) -> list[Frame]:
+        return self.tracker.state.stack
+
+    def save_stack(self) -> None:
+        """Record the flow stack when the turn changed it (so a reload finds the same state)."""
+        frames = [frame.to_json() for frame in self.stack]
+        if frames != self._saved:
+            self.emit(FlowStack(frames=tuple(frames)))
+            self._saved = frames
+
+    def say(
+        self,
+        response: str,
+        context: Mapping[str, Any] | None = None,
+        buttons: list[dict[str, str]] | None = None,
+    ) -> None:
+        if response not in self.pack.responses:
+            log.error("response %r is not defined in pack %r", response, self.pack.name)
+            return
+        scope = self.assistant.scope(self.tracker, self.channel, context)
+        message = self.assistant.renderer.render(
+            response, scope, times_said=self.tracker.state.said[response], extra_buttons=buttons or ()
+        )
+        if message is not None:
+            self.emit(message)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def carry_out(self, decision: Decision, found: Mapping[str, Candidate], top_before: Frame | None) -> None:
+        kind = decision.kind
+        asking = decision.slot if kind == "answer" else None
+        corrected = decision.slot if kind == "correct" else None
+        self._fill_any_time(found, skip={asking, corrected})
+        if kind == "escalate":
+            assert decision.queue is not None
+            self.handoff(decision.queue, decision.code or "escalation", decision.priority, decision.rule)
+        elif kind == "start_flow":
+            assert decision.flow is not None
+            self.start(decision.flow)
+            self.run()
+        elif kind == "digress":
+            assert decision.flow is not None
+            self.interrupt_top()
+            self.start(decision.flow)
+            self.run()
+        elif kind == "answer":
+            self.answer(found.get(decision.slot or ""))
+        elif kind == "correct":
+            assert decision.slot is not None
+            self.correct(decision.slot, found[decision.slot])
+        elif kind == "cancel":
+            self.cancel("cancel")
+            self.say("flow_cancelled")
+            self.run()
+        elif kind == "restart":
+            for frame in reversed(self.stack):
+                self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="restart"))
+            self.emit(Restarted())
+            self.say("restarted")
+        elif kind == "repeat":
+            said = self.tracker.state.bot_last_turn
+            for message in said:
+                self.emit(dataclasses.replace(message, metadata={**message.metadata, "repeated": True}))
+            if not said:
+                self.reask()
+        elif kind == "help":
+            self.say("help")
+            self.reask()
+        elif kind == "clarify":
+            options = [
+                {"title": self.assistant.option_title(intent), "payload": f"/{intent}", "intent": intent}
+                for intent in decision.options
+            ]
+            buttons = [{"title": o["title"], "payload": o["payload"]} for o in options]
+            self.say("clarify", {"options": options}, buttons)
+        elif kind == "rephrase":
+            self.say("ask_rephrase")
+            self.reask()
+
+    def _fill_any_time(self, found: Mapping[str, Candidate], skip: set[str | None]) -> None:
+        """Values a message offers for slots nobody asked about (entity rules that fill at any time)."""
+        for name, candidate in found.items():
+            if name in skip or self.tracker.state.slots.get(name) == candidate.value:
+                continue
+            value, problem = self.validate(name, candidate.value)
+            if problem is None:
+                self.emit(SlotSet(name=name, value=value))
+            else:
+                log.info("slot %r not filled from the message: %s", name, problem)
+
+    # -- slots -------------------------------------------------------------------------------
+    def validate(self, name: str, value: Any) -> tuple[Any, str | None]:
+        """The value to store and None, or the original value and why it is not valid."""
+        slot = self.pack.slots[name]
+        try:
+            value = coerce(slot, value)
+        except SlotValueError as error:
+            return value, str(error)
+        problem = check(slot, value)
+        if problem is not None:
+            return value, problem
+        action = slot.validation.action if slot.validation else None
+        if action is None:
+            return value, None
+        probe = self.assistant.tracker(self.tracker.sender_id, self.tracker.events)
+        probe.add(SlotSet(name=name, value=value, timestamp=self.now))
+        result = self.assistant.actions.run(action, probe)
+        if result.failure == "rejected":
+            self.emit(ActionExecuted(name=action, policy="validation"))
+            return value, f"rejected by {action}"
+        if not result.ok:
+            # The value cannot be checked now: keep it (the next lookup reports a real miss) and
+            # tell the customer the check is unavailable.
+            self._failed(action, result)
+            return value, None
+        self.emit(ActionExecuted(name=action, policy="validation"))
+        for event in result.events:
+            if event.get("event") == "slot" and event.get("name") == name:
+                if event.get("value") is None:
+                    return value, f"rejected by {action}"
+                value = event.get("value")
+        return value, None
+
+    def answer(self, candidate: Candidate | None) -> None:
+        frame = self.stack[-1]
+        instr = self.flows[frame.flow].instrs[frame.pc]
+        step = instr.step
+        assert isinstance(step, CollectStep)
+        problem = "no value in the message"
+        if candidate is not None:
+            value, problem_or_none = self.validate(step.collect, candidate.value)
+            if problem_or_none is None:
+                self.emit(SlotSet(name=step.collect, value=value))
+                frame.waiting, frame.retries = False, 0
+                frame.pc += 1
+                self.run()
+                return
+            problem = problem_or_none
+        log.debug("invalid answer for %r: %s", step.collect, problem)
+        frame.retries += 1
+        limit = step.max_retries if step.max_retries is not None else self.pack.settings.collect.max_retries
+        if frame.retries <= limit:
+            self.say(step.reprompt or step.ask or f"ask_{step.collect}")
+            return
+        self.emit(CollectExhausted(flow_id=frame.flow, slot=step.collect))
+        frame.waiting, frame.retries = False, 0
+        if instr.target is not None:
+            frame.pc = instr.target
+        else:
+            self.cancel("retries_exhausted")
+        self.run()
+
+    def correct(self, name: str, candidate: Candidate) -> None:
+        value, problem = self.validate(name, candidate.value)
+        if problem is not None:
+            log.info("correction of %r not applied: %s", name, problem)
+            self.reask()
+            return
+        self.emit(SlotSet(name=name, value=value))
+        # Rewind the innermost flow that collected the slot to where it did, dropping the
+        # flows it called since; its later steps run again with the new value.
+        while self.stack:
+            frame = self.stack[-1]
+            pc = self.flows.collects_slot(frame.flow, name, frame.pc)
+            if pc is not None:
+                frame.pc, frame.waiting, frame.retries = pc, False, 0
+                break
+            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="correction"))
+            self.stack.pop()
+        self.run()
+
+    # -- flows -----------------------------------------------------------------------------
+    def start(self, flow: str, *, called: bool = False) -> None:
+        self.stack.append(Frame(flow, called=called))
+        self.emit(FlowStarted(flow_id=flow))
+
+    def interrupt_top(self) -> None:
+        frame = self.stack[-1]
+        frame.interrupted, frame.waiting = True, False
+        self.emit(FlowInterrupted(flow_id=frame.flow, step_id=self._label(frame)))
+
+    def reask(self) -> None:
+        """Ask the pending question again (after help, a fallback, or a refused correction)."""
+        top = self.stack[-1] if self.stack else None
+        if top is not None and top.waiting:
+            top.waiting = False
+            self.run()
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the top flow and the flows that called it; an interrupted flow below resumes
+        at the next `run`."""
+        while self.stack:
+            frame = self.stack.pop()
+            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason=reason))
+            self._reset_slots(frame.flow)
+            if not frame.called:
+                break
+
+    def finish(self) -> None:
+        """The top flow completed: return to its caller, or resume an interrupted flow."""
+        frame = self.stack.pop()
+        self.emit(FlowCompleted(flow_id=frame.flow, step_id=self._label(frame)))
+        self._reset_slots(frame.flow)
+        if frame.called and self.stack:
+            self.stack[-1].pc += 1
+
+    def _resume_if_interrupted(self) -> None:
+        below = self.stack[-1]
+        if below.interrupted:
+            below.interrupted = False
+            self.emit(FlowResumed(flow_id=below.flow, step_id=self._label(below)))
+            self.say(
+                "flow_resumed",
+                {"flow_description": self.pack.flows[below.flow].description, "flow": below.flow},
+            )
+
+    def _reset_slots(self, flow: str) -> None:
+        for name in self.pack.flows[flow].reset_slots:
+            if self.tracker.state.slots.get(name) is not None:
+                self.emit(SlotSet(name=name, value=self.assistant.initial_slots.get(name)))
+
+    def run(self) -> None:
+        """Run the top flow until it waits for the customer, the flows end, or a handoff."""
+        budget = MAX_STEPS_PER_TURN
+        while self.stack and not self.tracker.state.paused:
+            frame = self.stack[-1]
+            if frame.interrupted:
+                self._resume_if_interrupted()
+                continue
+            if frame.waiting:
+                return
+            budget -= 1
+            if budget < 0:
+                log.error(
+                    "flow %r ran %d steps without asking anything: stopped (a goto loop?)",
+                    frame.flow,
+                    MAX_STEPS_PER_TURN,
+                )
+                self.cancel("loop")
+                return
+            program = self.flows[frame.flow]
+            instr = program.instrs[frame.pc]
+            step = instr.step
+            if instr.op == "end":
+                self.finish()
+            elif instr.op == "stop":
+                self.cancel("retries_exhausted" if "on_exhausted" in instr.label else "action_failed")
+            elif instr.op == "collect":
+                assert isinstance(step, CollectStep)
+                if self.tracker.state.slots.get(step.collect) is not None and not step.ask_always:
+                    frame.pc += 1
+                else:
+                    self.say(step.ask or f"ask_{step.collect}")
+                    frame.waiting, frame.retries = True, 0
+                    return
+            elif instr.op == "action":
+                assert isinstance(step, ActionStep)
+                self.run_action(frame, step, instr.target)
+            elif instr.op == "respond":
+                assert isinstance(step, RespondStep)
+                self.say(step.respond)
+                frame.pc += 1
+            elif instr.op == "set":
+                assert isinstance(step, SetStep)
+                for name, value in step.set.items():
+                    self.emit(SlotSet(name=name, value=value))
+                frame.pc += 1
+            elif instr.op == "branch":
+                assert isinstance(step, IfStep) and instr.target is not None
+                scope = self.assistant.scope(self.tracker, self.channel)
+                holds = self.assistant.conditions.holds(step.if_, scope)
+                frame.pc = frame.pc + 1 if holds else instr.target
+            elif instr.op == "jump":
+                assert instr.target is not None
+                frame.pc = instr.target
+            elif instr.op == "link":
+                assert isinstance(step, LinkStep)
+                self.stack.pop()
+                self.emit(FlowCompleted(flow_id=frame.flow, step_id=instr.label))
+                self._reset_slots(frame.flow)
+                self.stack.append(Frame(step.link, called=frame.called))
+                self.emit(FlowStarted(flow_id=step.link))
+            elif instr.op == "call":
+                assert isinstance(step, CallStep)
+                self.start(step.call, called=True)
+            elif instr.op == "escalate":
+                assert isinstance(step, EscalateStep)
+                frame.pc += 1
+                self.handoff(step.escalate, step.reason, step.priority, None)
+                return
+
+    def run_action(self, frame: Frame, step: ActionStep, on_failure: int | None) -> None:
+        result = self.assistant.actions.run(step.action, self.tracker)
+        if result.ok:
+            problem = self._apply_action(step.action, result)
+            if problem is None:
+                frame.pc += 1
+                return
+            result = ActionResult(failure="malformed", message=problem)
+        self._failed(step.action, result)
+        if on_failure is not None:
+            frame.pc = on_failure
+            return
+        declared = self.pack.actions.get(step.action)
+        if declared is not None and declared.failure_response:
+            self.say(declared.failure_response)
+        self.cancel("action_failed")
+
+    def _failed(self, action: str, result: ActionResult) -> None:
+        log.warning("action %r failed: %s %s", action, result.failure, result.message)
+        self.emit(ActionFailed(name=action, failure=result.failure or "error", message=result.message))
+        declared = self.pack.actions.get(action)
+        slot_validation = any(
+            s.validation is not None and s.validation.action == action for s in self.pack.slots.values()
+        )
+        if slot_validation and declared is not None and declared.failure_response:
+            self.say(declared.failure_response)
+
+    def _apply_action(self, action: str, result: ActionResult) -> str | None:
+        """Apply what the action returned, all or nothing; returns the problem when nothing was."""
+        events: list[Event] = []
+        for raw in result.events:
+            kind = raw.get("event")
+            if kind == "slot":
+                name = raw.get("name")
+                if not isinstance(name, str) or name not in self.pack.slots:
+                    return f"action '{action}' set slot {name!r}, which the pack does not define"
+                try:
+                    value = coerce(self.pack.slots[name], raw.get("value"))
+                except SlotValueError as error:
+                    return f"action '{action}' set slot '{name}' to a value that does not fit: {error}"
+                events.append(SlotSet(name=name, value=value))
+            elif kind == "reset_slots":
+                events.append(AllSlotsReset())
+            else:
+                return f"action '{action}' returned event {kind!r}, which Parley does not apply here"
+        messages: list[BotUttered] = []
+        for response in result.responses:
+            name = response.get("response") or response.get("template")
+            if name:
+                if name not in self.pack.responses:
+                    return f"action '{action}' asked for response {name!r}, which the pack does not define"
+                continue
+            data = {
+                k: response[k] for k in ("buttons", "image", "custom", "quick_replies") if response.get(k)
+            }
+            messages.append(BotUttered(text=response.get("text"), data=data, metadata={"action": action}))
+        self.emit(ActionExecuted(name=action, policy="flow"))
+        for event in events:
+            self.emit(event)
+        for message in messages:
+            self.emit(message)
+        for response in result.responses:
+            name = response.get("response") or response.get("template")
+            if name:
+                self.say(name)
+        return None
+
+    # -- handoff ---------------------------------------------------------------------------
+    def handoff(self, queue: str, reason: str, priority: str, rule: int | None) -> None:
+        top = self.stack[-1] if self.stack else None
+        step = None
+        if top is not None:
+            instr = self.flows[top.flow].instrs[min(top.pc, len(self.flows[top.flow]) - 1)]
+            step = instr.label
+        packet = context_packet(
+            self.pack, self.tracker, reason=reason, flow=top.flow if top else None, step=step
+        )
+        if top is not None:
+            top.waiting = False
+            self.emit(FlowInterrupted(flow_id=top.flow, step_id=step))
+        self.save_stack()
+        self.emit(HandoffRequested(queue=queue, reason=reason, priority=priority, rule=rule, context=packet))
+        self.say("handoff_requested", {"queue": queue, "reason": reason})
+        definition = self.pack.queues.get(queue)
+        if (
+            definition is not None
+            and definition.closed_message
+            and not queue_is_open(definition, datetime.fromtimestamp(self.now, UTC))
+        ):
+            self.say(definition.closed_message, {"queue": queue})
+
+    def _label(self, frame: Frame) -> str | None:
+        program = self.flows[frame.flow]
+        return program.instrs[min(frame.pc, len(program) - 1)].label
