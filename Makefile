@@ -45,6 +45,8 @@ schema: $(STAMP_RUN)
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/loader.py
 	$(BIN)/python benchmarks/nlu.py
+	$(BIN)/python benchmarks/frustration.py
+	$(BIN)/python benchmarks/dialogue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models reports

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from engine.nlu import ModelStore, NluModel, TrainOutcome
+from engine.packs import Pack, load_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = ROOT / "domains"
@@ -36,3 +40,19 @@ def write_pack(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return write
+
+
+@dataclass(frozen=True)
+class Trained:
+    pack: Pack
+    outcome: TrainOutcome
+    model: NluModel
+
+
+@pytest.fixture(scope="session")
+def retail(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """The retail pack, trained once for the whole session. Tests must not change its folder."""
+    store = ModelStore(tmp_path_factory.mktemp("retail-models"))
+    pack = load_pack(DOMAINS / "retail")
+    outcome = store.train(pack)
+    return Trained(pack, outcome, store.load(pack.name))

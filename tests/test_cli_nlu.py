@@ -514,15 +514,15 @@ def test_cli_evaluate_fail_under_outside_0_to_1_is_a_usage_error(
 def test_cli_evaluate_gates_on_the_chosen_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_folder = tmp_path / "report"
     folder = write_pack(tmp_path, "travel", TRAVEL)
-    argv = ["evaluate", folder, "--out", out_folder, "--metric", "entities.f1", "--fail-under", "0.99"]
+    argv = ["evaluate", folder, "--out", out_folder, "--metric", "entities.f1", "--fail-under", "0.95"]
     code, out, _ = run(capsys, "--config", write_config(tmp_path), *argv)
     report = json.loads((out_folder / "report.json").read_text(encoding="utf-8"))
     f1 = report["entities"]["f1"]
     # Accuracy clears the bar; only the entity metric decides.
-    assert report["accuracy"] >= 0.99 > f1, "travel must read intents well and entities less well"
+    assert report["accuracy"] >= 0.95 > f1, "travel must read intents well and entities less well"
     assert code == 1
-    assert f"✗ entities.f1 {f1:.3f} is under 0.990" in out
-    assert report["fail_under"] == {"metric": "entities.f1", "value": 0.99, "passed": False}
+    assert f"✗ entities.f1 {f1:.3f} is under 0.950" in out
+    assert report["fail_under"] == {"metric": "entities.f1", "value": 0.95, "passed": False}
 
 
 def test_cli_evaluate_out_of_scope_metric_needs_out_of_scope_examples(

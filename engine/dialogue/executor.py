@@ -154,44 +154,66 @@ class Executor:
         for name, candidate in found.items():
             if name in skip or self.tracker.state.slots.get(name) == candidate.value:
                 continue
-            value, problem = self.validate(name, candidate.value)
-            if problem is None:
-                self.emit(SlotSet(name=name, value=value))
-            else:
+            problem = self.fill(name, candidate.value)
+            if problem is not None:
                 log.info("slot %r not filled from the message: %s", name, problem)
 
     # -- slots -------------------------------------------------------------------------------
-    def validate(self, name: str, value: Any) -> tuple[Any, str | None]:
-        """The value to store and None, or the original value and why it is not valid."""
+    def fill(self, name: str, value: Any) -> str | None:
+        """Check `value` for slot `name` and set it; returns why it is not valid, or None.
+
+        A validation action may normalize the value, reject it (status 400, or setting the slot
+        to null) and set other slots it declares (a looked-up asset model, say).
+        """
         slot = self.pack.slots[name]
         try:
             value = coerce(slot, value)
         except SlotValueError as error:
-            return value, str(error)
+            return str(error)
         problem = check(slot, value)
         if problem is not None:
-            return value, problem
+            return problem
         action = slot.validation.action if slot.validation else None
         if action is None:
-            return value, None
+            self.emit(SlotSet(name=name, value=value))
+            return None
         probe = self.assistant.tracker(self.tracker.sender_id, self.tracker.events)
         probe.add(SlotSet(name=name, value=value, timestamp=self.now))
         result = self.assistant.actions.run(action, probe)
         if result.failure == "rejected":
             self.emit(ActionExecuted(name=action, policy="validation"))
-            return value, f"rejected by {action}"
+            return f"rejected by {action}"
         if not result.ok:
             # The value cannot be checked now: keep it (the next lookup reports a real miss) and
             # tell the customer the check is unavailable.
             self._failed(action, result)
-            return value, None
-        self.emit(ActionExecuted(name=action, policy="validation"))
+            self.emit(SlotSet(name=name, value=value))
+            return None
+        others: list[SlotSet] = []
         for event in result.events:
-            if event.get("event") == "slot" and event.get("name") == name:
+            if event.get("event") != "slot":
+                continue
+            if event.get("name") == name:
                 if event.get("value") is None:
-                    return value, f"rejected by {action}"
+                    self.emit(ActionExecuted(name=action, policy="validation"))
+                    return f"rejected by {action}"
                 value = event.get("value")
-        return value, None
+            elif event.get("name") in self.pack.slots:
+                try:
+                    other = self.pack.slots[event["name"]]
+                    others.append(SlotSet(name=event["name"], value=coerce(other, event.get("value"))))
+                except SlotValueError as error:
+                    log.warning(
+                        "validation action %r set %r to a value that does not fit: %s",
+                        action,
+                        event["name"],
+                        error,
+                    )
+        self.emit(ActionExecuted(name=action, policy="validation"))
+        self.emit(SlotSet(name=name, value=value))
+        for set_other in others:
+            self.emit(set_other)
+        return None
 
     def answer(self, candidate: Candidate | None) -> None:
         frame = self.stack[-1]
@@ -200,9 +222,8 @@ class Executor:
         assert isinstance(step, CollectStep)
         problem = "no value in the message"
         if candidate is not None:
-            value, problem_or_none = self.validate(step.collect, candidate.value)
+            problem_or_none = self.fill(step.collect, candidate.value)
             if problem_or_none is None:
-                self.emit(SlotSet(name=step.collect, value=value))
                 frame.waiting, frame.retries = False, 0
                 frame.pc += 1
                 self.run()
@@ -223,12 +244,11 @@ class Executor:
         self.run()
 
     def correct(self, name: str, candidate: Candidate) -> None:
-        value, problem = self.validate(name, candidate.value)
+        problem = self.fill(name, candidate.value)
         if problem is not None:
             log.info("correction of %r not applied: %s", name, problem)
             self.reask()
             return
-        self.emit(SlotSet(name=name, value=value))
         # Rewind the innermost flow that collected the slot to where it did, dropping the
         # flows it called since; its later steps run again with the new value.
         while self.stack:
@@ -315,8 +335,6 @@ class Executor:
             step = instr.step
             if instr.op == "end":
                 self.finish()
-            elif instr.op == "stop":
-                self.cancel("retries_exhausted" if "on_exhausted" in instr.label else "action_failed")
             elif instr.op == "collect":
                 assert isinstance(step, CollectStep)
                 if self.tracker.state.slots.get(step.collect) is not None and not step.ask_always:

@@ -3,8 +3,8 @@
 A flow's nested steps (`if` branches, `on_failure` and `on_exhausted` blocks) become one list,
 so a position in a flow is a single number (`pc`) that is easy to store in the tracker, and
 `goto`, branches and blocks are jumps. Falling off the end of the main steps completes the flow;
-falling off the end of an `on_failure` or `on_exhausted` block cancels it, and the flows that
-called it (the value they needed is missing), unless the block jumps elsewhere.
+after an `on_failure` or `on_exhausted` block the flow goes on with the step after the one that
+failed, unless the block ends it (`end`, `link`, `escalate`) or jumps elsewhere (`goto`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ from engine.packs.schema import (
     SetStep,
 )
 
-Op = Literal[
-    "collect", "action", "respond", "set", "branch", "jump", "link", "call", "escalate", "end", "stop"
-]
+Op = Literal["collect", "action", "respond", "set", "branch", "jump", "link", "call", "escalate", "end"]
 
 
 @dataclass(frozen=True)
@@ -116,9 +114,9 @@ def compile_flow(name: str, flow: Flow) -> Program:
         owner, steps, path = blocks.pop(0)
         drafts[owner].target = len(drafts)
         emit(steps, path)
-        # The end of an on_failure/on_exhausted block: the flow (and flows that called it) stop
-        # without what they needed.
-        drafts.append(_Draft("stop", f"{path}end", None, written=False))
+        # After an on_failure/on_exhausted block the flow goes on with the step after the one
+        # that failed (a block stops the flow with `end`, `link` or `escalate`).
+        drafts.append(_Draft("jump", f"{path}end", None, target=owner + 1, written=False))
     for draft in drafts:
         if draft.goto is not None:
             draft.target = ids[draft.goto]

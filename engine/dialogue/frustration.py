@@ -139,7 +139,8 @@ _ANGRY_EMOJI = frozenset("😡😠🤬😤💢👿🖕🙄")
 
 _EMPHATIC_PUNCTUATION = re.compile(r"[!?]{3,}|\?!|!\?")
 _SENTENCE_END = re.compile(r"[.!?\n]+")
-_CAPITAL_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
+# A word of letters on its own: not part of a code such as LAPTOP-0042 or INC482910.
+_CAPITAL_WORD = re.compile(r"(?<![\w-])[^\W\d_]{2,}(?![\w-])")
 _WORD = re.compile(r"[^\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Template
+from jinja2.sandbox import SandboxedEnvironment
 
 from engine.dialogue.events import BotUttered
 from engine.dialogue.scope import Conditions, Scope
@@ -36,8 +38,6 @@ class ResponseRenderer:
         self.conditions = conditions
         self.selection = selection
         self.rng = rng or random.Random()
-        self._env = environment()
-        self._templates: dict[str, Template] = {}
 
     def candidates(self, name: str, scope: Scope) -> list[Variation]:
         channel = scope.get("channel")
@@ -85,10 +85,7 @@ class ResponseRenderer:
         return None
 
     def render_text(self, source: str, scope: Scope) -> str:
-        template = self._templates.get(source)
-        if template is None:
-            template = self._templates[source] = self._env.from_string(source)
-        return template.render(**scope)
+        return _template(source).render(**scope)
 
     def _message(
         self, name: str, variation: Variation, scope: Scope, extra_buttons: Sequence[Mapping[str, str]]
@@ -107,6 +104,17 @@ class ResponseRenderer:
             data["custom"] = variation.custom
         text = self.render_text(variation.text, scope) if variation.text is not None else None
         return BotUttered(text=text, data=data, metadata={"utter_action": name})
+
+
+@lru_cache(maxsize=4096)
+def _template(source: str) -> Template:
+    """Each template is compiled once per process, whichever assistant says it."""
+    return _environment().from_string(source)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> SandboxedEnvironment:
+    return environment()
 
 
 def _button(button: Button) -> dict[str, str]:

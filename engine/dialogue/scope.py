@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from engine.dialogue.flows import FlowBook
@@ -67,20 +68,20 @@ def build_scope(
     }
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> Callable[..., Any]:
+    return compile_condition(source)
+
+
 class Conditions:
-    """Compiles each condition once and evaluates it against a scope.
+    """Compiles each condition once (per process) and evaluates it against a scope.
 
     A condition that fails at run time (comparing a missing value with a number, say) counts as
     false and is logged with its text, so one bad condition cannot break a conversation.
     """
 
-    def __init__(self) -> None:
-        self._compiled: dict[str, Callable[..., Any]] = {}
-
     def holds(self, source: str, scope: Scope) -> bool:
-        compiled = self._compiled.get(source)
-        if compiled is None:
-            compiled = self._compiled[source] = compile_condition(source)
+        compiled = _compiled(source)
         try:
             return bool(compiled(**scope))
         except Exception as error:  # a pack condition must never crash a turn

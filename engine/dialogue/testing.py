@@ -5,9 +5,11 @@ Each test is a fresh conversation with its own stubs for custom actions, a fixed
 dates do not depend on when the tests run) and a fixed seed for response variations.
 
 After a `user` step, checks refer to that message's turn: `bot` and `bot_text` take the bot's
-messages of the turn in order (each check consumes one); `flow_started`, `flow_completed`,
+messages of the turn in order (each check consumes one; a `bot_text` right after a `bot` check
+may instead check the text of that same message); `flow_started`, `flow_completed`,
 `flow_cancelled`, `action` and `escalated` look for an event of the turn; `slots` compares the
-slots now; `no_escalation` holds when the conversation was never escalated.
+slots between the bot messages checked before and after it (at the end of the turn when no
+bot message follows); `no_escalation` holds when the conversation was never escalated.
 """
 
 from __future__ import annotations
@@ -111,22 +113,35 @@ def run_test(
     transcript: list[str] = []
     turn: list[Event] = []
     pending: list[BotUttered] = []
+    #: Slot values before the turn, and where in the turn the checks have got to.
+    before: dict[str, Any] = dict(tracker.state.slots)
+    cursor = 0
     source = test.source.path.name if test.source is not None else None
     try:
         for index, step in enumerate(test.steps, start=1):
             where = f"step {index}"
             if isinstance(step, UserStep):
                 clock.now += SECONDS_PER_MESSAGE
+                before, cursor = dict(tracker.state.slots), 0
                 result = assistant.handle(tracker, step.user, channel=test.channel)
                 turn = list(result.events)
                 pending = result.messages
                 transcript.extend(_lines(turn))
                 _check_reading(step, turn, where)
+            elif (
+                isinstance(step, BotTextStep)
+                and isinstance(test.steps[index - 2], BotStep)
+                and step.bot_text.lower() in (_text_at(turn, cursor) or "").lower()
+            ):
+                continue  # `bot: name` then `bot_text:` checks the text of that same message
             elif isinstance(step, (BotStep, BotTextStep)):
                 _check_bot(step, pending, where)
+                cursor = next(i for i, e in enumerate(turn) if e is pending[0])
                 pending = pending[1:]
+            elif isinstance(step, SlotsStep):
+                _check_slots(step, _slot_timeline(turn, before, cursor), where)
             else:
-                _check_state(pack, step, tracker.events, turn, tracker.state.slots, where)
+                _check_state(step, tracker.events, turn, where)
     except CheckFailed as failure:
         return TestOutcome(test.name, source, False, str(failure), transcript, time.perf_counter() - started)
     return TestOutcome(test.name, source, True, None, transcript, time.perf_counter() - started)
@@ -198,23 +213,40 @@ def _check_bot(step: BotStep | BotTextStep, pending: Sequence[BotUttered], where
         )
 
 
-def _check_state(
-    pack: Pack,
-    step: Any,
-    events: Sequence[Event],
-    turn: Sequence[Event],
-    slots: dict[str, Any],
-    where: str,
-) -> None:
-    if isinstance(step, SlotsStep):
-        wrong = [
-            f"{n}: expected {v!r}, actual {slots.get(n)!r}"
-            for n, v in step.slots.items()
-            if slots.get(n) != v
-        ]
-        if wrong:
-            raise CheckFailed(f"{where}: slots differ\n  " + "\n  ".join(wrong))
-    elif isinstance(step, (FlowStartedStep, FlowCompletedStep, FlowCancelledStep)):
+def _text_at(turn: Sequence[Event], index: int) -> str | None:
+    event = turn[index] if index < len(turn) else None
+    return event.text if isinstance(event, BotUttered) else None
+
+
+def _slot_timeline(turn: Sequence[Event], before: dict[str, Any], cursor: int) -> dict[str, list[Any]]:
+    """The values each slot held from the checks' position in the turn (the latest bot message
+    checked, or the customer's message) up to the next bot message: a `slots` check sits
+    between two bot messages of the turn, and holds when the slot had the value there."""
+    values = dict(before)
+    for event in turn[:cursor]:
+        if isinstance(event, SlotSet):
+            values[event.name] = event.value
+    timeline = {name: [value] for name, value in values.items()}
+    for event in turn[cursor + 1 :]:
+        if isinstance(event, BotUttered):
+            break
+        if isinstance(event, SlotSet):
+            timeline.setdefault(event.name, [None]).append(event.value)
+    return timeline
+
+
+def _check_slots(step: SlotsStep, timeline: dict[str, list[Any]], where: str) -> None:
+    wrong = [
+        f"{name}: expected {value!r}, actual {timeline.get(name, [None])[-1]!r}"
+        for name, value in step.slots.items()
+        if value not in timeline.get(name, [None])
+    ]
+    if wrong:
+        raise CheckFailed(f"{where}: slots differ\n  " + "\n  ".join(wrong))
+
+
+def _check_state(step: Any, events: Sequence[Event], turn: Sequence[Event], where: str) -> None:
+    if isinstance(step, (FlowStartedStep, FlowCompletedStep, FlowCancelledStep)):
         kind: type[FlowStarted | FlowCompleted | FlowCancelled]
         if isinstance(step, FlowStartedStep):
             kind, flow, what = FlowStarted, step.flow_started, "start"

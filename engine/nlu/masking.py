@@ -1,11 +1,13 @@
 """Entity masking: the intent classifier reads `where is order ent_order_id` instead of
 `where is order A12345`.
 
-Order numbers, emails, ticket ids, amounts and product names are what makes each customer's
-message unique, and they say little about the intent: what matters is that *an* order number is
-there. Before intent features are built, the spans that the rule-based extractors (regex,
-lookup, system) find are replaced by one placeholder word per entity, at training time and at
-parse time alike, so a handful of examples generalizes to every order number. Learned entities
+Order numbers, emails, ticket ids, amounts and dates are what makes each customer's message
+unique, and they say little about the intent: what matters is that *an* order number is there.
+Before intent features are built, the spans that the regex and system extractors find are
+replaced by one placeholder word per entity, at training time and at parse time alike, so a
+handful of examples generalizes to every order number. A lookup value is kept and followed by
+its placeholder (`globalprotect ent_application`): which app or product it is often says which
+intent it is. Learned entities
 are not masked: the tagger's guesses on its own training examples would be too good to be true.
 """
 
@@ -32,7 +34,9 @@ def mask_entities(text: str, matches: Iterable[EntityMatch]) -> str:
     for match in spans:
         if match.start < position:
             continue
-        parts += [text[position : match.start], placeholder(match.entity)]
+        # A lookup value (an app, a product) also says something about the intent: keep it.
+        kept = f"{text[match.start : match.end]} " if match.extractor == "lookup" else ""
+        parts += [text[position : match.start], kept + placeholder(match.entity)]
         position = match.end
     parts.append(text[position:])
     return "".join(parts)

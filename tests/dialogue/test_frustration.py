@@ -33,6 +33,7 @@ MARGIN = 0.03
         pytest.param("A12345", id="order-number"),
         pytest.param("code SUMMER20 fails on order UK-88231-B, ref INC0012345", id="codes-in-capitals"),
         pytest.param("go on, tell me a joke then", id="asks-for-a-joke"),
+        pytest.param("LAPTOP-9999", id="asset-tag"),
     ],
 )
 def test_frustration_polite_or_plain_problem_stays_low(message: str) -> None:

@@ -16,13 +16,13 @@ The retail pack (domains/retail, importing domains/common) is trained once per s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from engine.nlu import ModelStore, NluModel, TrainOutcome
-from engine.packs import Pack, load_pack
+from engine.nlu import ModelStore
+from engine.packs import load_pack
+from tests.conftest import Trained
 
 DOMAINS = Path(__file__).resolve().parents[2] / "domains"
 
@@ -223,13 +223,6 @@ def nlu_pack(write_pack: Callable[..., Path]) -> Callable[..., Path]:
     return write
 
 
-@dataclass(frozen=True)
-class Trained:
-    pack: Pack
-    outcome: TrainOutcome
-    model: NluModel
-
-
 @pytest.fixture
 def train(tmp_path: Path) -> Callable[..., Trained]:
     """Train the pack in a folder into tmp_path/models and load the model it made current."""
@@ -241,12 +234,3 @@ def train(tmp_path: Path) -> Callable[..., Trained]:
         return Trained(pack, outcome, store.load(pack.name))
 
     return run
-
-
-@pytest.fixture(scope="session")
-def retail(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    """The retail pack, trained once for the whole session. Tests must not change its folder."""
-    store = ModelStore(tmp_path_factory.mktemp("retail-models"))
-    pack = load_pack(DOMAINS / "retail")
-    outcome = store.train(pack)
-    return Trained(pack, outcome, store.load(pack.name))
