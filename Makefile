@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit schema bench clean
+.PHONY: run test lint typecheck unit schema bench clean actions demo-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,20 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP_RUN)
 
-## Set up and run the main job: validate the packs in config.yml, then train their NLU models
-## (skipped for packs that have not changed) and show what each model learned.
+## Set up and run the main job: validate the packs in config.yml, train their NLU models
+## (skipped for packs that have not changed), then chat with the retail assistant in the terminal,
+## its custom actions answered by the example action server (started alongside, stopped on exit).
 run: $(STAMP_RUN)
 	$(BIN)/parley validate
 	$(BIN)/parley train
+	$(BIN)/parley shell domains/retail
+
+## The example action server on its own (port 5055), and a fresh copy of its demo database.
+actions: $(STAMP_RUN)
+	$(BIN)/python -m rasa_sdk --actions actions
+
+demo-db: $(STAMP_RUN)
+	$(BIN)/python -m actions.backend --reset
 
 ## Set up with the dev extras and run everything CI runs: lint, format check, types, tests.
 test: $(STAMP_DEV) lint typecheck unit

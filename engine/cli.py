@@ -12,7 +12,7 @@ from rich.console import Console
 
 from engine import __version__, cli_dialogue, cli_nlu
 from engine.cli_shared import pack_folders, print_result
-from engine.config import ConfigError
+from engine.config import ConfigError, load_config
 from engine.packs import CheckResult, check_pack
 from engine.packs.jsonschema import (
     PACK_SCHEMA_FILE,
@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    validate.add_argument(
+        "--check-actions",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="also ask the action server (default: action_server.url in config.yml) for the custom "
+        "actions the packs name, and report those it lacks",
+    )
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of pack files")
@@ -93,7 +101,41 @@ def _validate(args: argparse.Namespace) -> int:
         console = Console(highlight=False, soft_wrap=True)
         for result in results:
             print_result(console, result, args.strict)
+    if args.check_actions is not None:
+        failed = _check_actions(args, results) or failed
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _check_actions(args: argparse.Namespace, results: list[CheckResult]) -> bool:
+    """Report the custom actions each valid pack names that the action server lacks; True when
+    something is missing or the server cannot be asked."""
+    from engine.actions import ActionServerUnavailable, HttpActionRunner
+
+    try:
+        url = args.check_actions or load_config(args.config).action_server.resolved_url()
+    except ConfigError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return True
+    packs = [r.pack for r in results if r.pack is not None and r.ok()]
+    if not packs:
+        return False
+    runner = HttpActionRunner(packs[0], url)
+    try:
+        offered = set(runner.list_actions())
+    except ActionServerUnavailable as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return True
+    finally:
+        runner.close()
+    missing_any = False
+    for pack in packs:
+        missing = sorted(set(pack.actions) - offered)
+        if missing:
+            missing_any = True
+            print(f"✗ {pack.name}: the action server at {url} lacks {', '.join(missing)}")
+        else:
+            print(f"✓ {pack.name}: the action server at {url} has all {len(pack.actions)} custom actions")
+    return missing_any
 
 
 def _result_json(result: CheckResult, strict: bool) -> dict[str, object]:

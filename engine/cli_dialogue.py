@@ -11,6 +11,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,8 @@ from engine.config import ConfigError, EngineConfig, load_config
 from engine.packs import Pack, PackInvalid
 
 if TYPE_CHECKING:
-    from engine.dialogue.runtime import TurnResult
+    from engine.dialogue.actions import ActionRunner
+    from engine.dialogue.runtime import Assistant, TurnResult
     from engine.dialogue.testing import TestOutcome
     from engine.nlu import NluModel
 
@@ -45,6 +47,11 @@ def add_commands(commands: Any) -> None:
     shell.add_argument("pack", type=Path, metavar="PACK_DIR")
     shell.add_argument("--channel", default="rest", help="the channel to pretend to be (default: rest)")
     shell.add_argument("--quiet", action="store_true", help="no debug line per turn")
+    shell.add_argument(
+        "--stub-actions",
+        action="store_true",
+        help="do not call the action server: custom actions succeed and do nothing",
+    )
     shell.set_defaults(handler=_shell)
 
 
@@ -157,13 +164,52 @@ def _shell(args: argparse.Namespace) -> int:
     model = _model(console, config, pack) if pack is not None else None
     if pack is None or model is None:
         return EXIT_FAILED
-    assistant = Assistant(pack, model, policies=policies())
+    with ExitStack() as stack:
+        actions, where = _action_runner(console, config, pack, stack, stub=args.stub_actions)
+        assistant = Assistant(pack, model, policies=policies(), actions=actions)
+        console.print(
+            f"[bold]{escape(pack.name)}[/bold] {escape(pack.version)}: type a message; "
+            f"[dim]/restart starts again, /slots shows the slots, Ctrl-D quits. {escape(where)}[/dim]"
+        )
+        _chat(console, assistant, args)
+    return EXIT_OK
+
+
+def _action_runner(
+    console: Console, config: EngineConfig, pack: Pack, stack: ExitStack, *, stub: bool
+) -> tuple[ActionRunner, str]:
+    """The action server of config.yml: running already, or started from `action_server.start`;
+    stubs when asked for or when there is none."""
+    from engine.actions import ActionServerProcess, CircuitBreaker, HttpActionRunner
+    from engine.actions.process import ActionServerFailed, port_of, server_is_up
+    from engine.dialogue.actions import StubActionRunner
+
+    if stub:
+        return StubActionRunner(), "Custom actions are stubbed (they succeed and do nothing)."
+    settings = config.action_server
+    url = settings.resolved_url()
+    if not server_is_up(url):
+        if settings.start is None:
+            console.print(
+                f"[yellow]no action server answers at {escape(url)}: custom actions will fail "
+                "(start one, set action_server.start in config.yml, or use --stub-actions)[/yellow]"
+            )
+        else:
+            server = ActionServerProcess(settings.start, port=port_of(url))
+            try:
+                stack.enter_context(server)
+            except ActionServerFailed as error:
+                console.print(f"[red]{escape(str(error))}[/red]; custom actions will fail")
+            else:
+                url = server.webhook_url
+    breaker = CircuitBreaker(settings.failures_to_open, settings.reset_after_seconds)
+    runner = HttpActionRunner(pack, url, timeout=settings.timeout, breaker=breaker)
+    stack.callback(runner.close)
+    return runner, f"Custom actions run on {url}."
+
+
+def _chat(console: Console, assistant: Assistant, args: argparse.Namespace) -> None:
     tracker = assistant.tracker(f"shell-{uuid.uuid4().hex[:8]}")
-    console.print(
-        f"[bold]{escape(pack.name)}[/bold] {escape(pack.version)}: type a message; "
-        "[dim]/restart starts again, /slots shows the slots, Ctrl-D quits. Custom actions are "
-        "not called (they succeed and do nothing).[/dim]"
-    )
     for text in _lines(console):
         if text == "/slots":
             filled = {k: v for k, v in tracker.state.slots.items() if v is not None}
@@ -186,7 +232,6 @@ def _shell(args: argparse.Namespace) -> int:
             console.print(
                 "[yellow]the conversation is now with a person (handoff); /restart to start again[/yellow]"
             )
-    return EXIT_OK
 
 
 def debug_line(result: TurnResult, slots: dict[str, Any]) -> str:

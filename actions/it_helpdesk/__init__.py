@@ -1,0 +1,2 @@
+"""Actions of the IT helpdesk pack (domains/it_helpdesk): identity, tickets, assets, outages,
+software and new starters."""

@@ -1,0 +1,1 @@
+"""Actions of the retail pack (domains/retail): orders, deliveries, refunds and returns."""
