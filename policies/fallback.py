@@ -25,8 +25,8 @@ class FallbackPolicy(BasePolicy):
 
     def decide(self, turn: Turn) -> Decision | None:
         pack = turn.assistant.pack
-        # A message with no intent was counted before the policies ran; an understood intent
-        # that nothing acts on is counted now.
+        # A message with no intent was counted before the policies ran. An understood intent
+        # that nothing acts on arrives uncounted: the runtime then counts it and asks again.
         fallbacks = turn.state.fallbacks + (0 if turn.fallback_counted else 1)
         why = turn.parse.get("reason") or "no flow for this intent"
         if fallbacks > pack.settings.fallback.max_retries:

@@ -56,3 +56,12 @@ def retail(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     pack = load_pack(DOMAINS / "retail")
     outcome = store.train(pack)
     return Trained(pack, outcome, store.load(pack.name))
+
+
+@pytest.fixture(scope="session")
+def it_helpdesk(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """The it_helpdesk pack, trained once for the whole session. Tests must not change its folder."""
+    store = ModelStore(tmp_path_factory.mktemp("it-helpdesk-models"))
+    pack = load_pack(DOMAINS / "it_helpdesk")
+    outcome = store.train(pack)
+    return Trained(pack, outcome, store.load(pack.name))

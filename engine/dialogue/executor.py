@@ -102,7 +102,17 @@ class Executor:
         kind = decision.kind
         asking = decision.slot if kind == "answer" else None
         corrected = decision.slot if kind == "correct" else None
-        self._fill_any_time(found, skip={asking, corrected})
+        # A value read from the intent or the whole text exists only because a question is
+        # pending: it answers that question, so other decisions do not store it ("help" is not
+        # a delivery address; "no, I meant B54321" asks again whether to cancel the new order).
+        # A correction may come with a free-text answer ("black screen, ..." names a device).
+        pending = self._pending_slot(top_before)
+        answer_only = {
+            name
+            for name, c in found.items()
+            if name == pending and (c.source == "intent" or (c.source == "text" and kind != "correct"))
+        }
+        self._fill_any_time(found, skip={asking, corrected, *answer_only})
         if kind == "escalate":
             assert decision.queue is not None
             self.handoff(decision.queue, decision.code or "escalation", decision.priority, decision.rule)
@@ -148,6 +158,13 @@ class Executor:
         elif kind == "rephrase":
             self.say("ask_rephrase")
             self.reask()
+
+    def _pending_slot(self, frame: Frame | None) -> str | None:
+        """The slot the collect step at `frame` waits for, if it waits."""
+        if frame is None or not frame.waiting:
+            return None
+        step = self.flows[frame.flow].instrs[frame.pc].step
+        return step.collect if isinstance(step, CollectStep) else None
 
     def _fill_any_time(self, found: Mapping[str, Candidate], skip: set[str | None]) -> None:
         """Values a message offers for slots nobody asked about (entity rules that fill at any time)."""
@@ -259,6 +276,7 @@ class Executor:
                 break
             self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="correction"))
             self.stack.pop()
+            self._reset_slots(frame.flow)
         self.run()
 
     # -- flows -----------------------------------------------------------------------------
@@ -376,7 +394,7 @@ class Executor:
             elif instr.op == "escalate":
                 assert isinstance(step, EscalateStep)
                 frame.pc += 1
-                self.handoff(step.escalate, step.reason, step.priority, None)
+                self.handoff(step.escalate, step.reason, step.priority, None, label=instr.label)
                 return
 
     def run_action(self, frame: Frame, step: ActionStep, on_failure: int | None) -> None:
@@ -447,10 +465,14 @@ class Executor:
         return None
 
     # -- handoff ---------------------------------------------------------------------------
-    def handoff(self, queue: str, reason: str, priority: str, rule: int | None) -> None:
+    def handoff(
+        self, queue: str, reason: str, priority: str, rule: int | None, *, label: str | None = None
+    ) -> None:
+        """Hand over to `queue`. `label`: the escalate step that does it (by default the step the
+        top flow is at; an escalate step has already moved the flow past itself)."""
         top = self.stack[-1] if self.stack else None
-        step = None
-        if top is not None:
+        step = label
+        if top is not None and step is None:
             instr = self.flows[top.flow].instrs[min(top.pc, len(self.flows[top.flow]) - 1)]
             step = instr.label
         packet = context_packet(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.dialogue.events import BotUttered, UserUttered
+from engine.dialogue.events import BotUttered, SlotSet, UserUttered
 from engine.dialogue.tracker import Tracker
 from engine.packs import Pack
 from engine.packs.schema import WEEKDAYS, Queue
@@ -52,11 +52,19 @@ def context_packet(
     step: str | None,
 ) -> dict[str, Any]:
     state = tracker.state
-    secrets = [
-        str(value)
-        for name, value in state.slots.items()
-        if value not in (None, "", []) and name in pack.slots and pack.slots[name].pii
-    ]
+    # Every value a PII slot held in the session, not only the current ones (a value that
+    # reset_slots cleared is still in the transcript); longest first, so a value inside
+    # another ("4321" in "07700 904321") does not leave the rest of it readable.
+    held = [(e.name, e.value) for e in tracker.session_events() if isinstance(e, SlotSet)]
+    secrets = sorted(
+        {
+            str(value)
+            for name, value in [*held, *state.slots.items()]
+            if value not in (None, "", []) and name in pack.slots and pack.slots[name].pii
+        },
+        key=len,
+        reverse=True,
+    )
 
     def redact(text: str) -> str:
         for secret in secrets:

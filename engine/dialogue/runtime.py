@@ -17,6 +17,7 @@ Every change is an event appended to the tracker; the returned `TurnResult` list
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -191,13 +192,17 @@ class Assistant:
             scope=scope,
         )
         decision = self.decide(turn)
+        if decision.policy == "fallback" and not counted:
+            # Nothing acts on this understood intent: it is not understood after all. Count it
+            # and ask again, so the ladder and the escalation rules see the whole streak.
+            tracker.add(FallbackCounted(reason="no_flow", timestamp=now))
+            turn = dataclasses.replace(turn, fallback_counted=True, scope=self.scope(tracker, channel))
+            decision = self.decide(turn)
         tracker.add(
             PolicyDecided(
                 policy=decision.policy, decision=decision.describe(), reason=decision.reason, timestamp=now
             )
         )
-        if decision.policy == "fallback" and not counted:
-            tracker.add(FallbackCounted(reason="no_flow", timestamp=now))
         executor = Executor(self, tracker, channel=channel, now=now)
         executor.carry_out(decision, found, top)
         if not tracker.state.paused:
