@@ -34,7 +34,7 @@ from engine.dialogue.events import (
 from engine.dialogue.handoff import context_packet, queue_is_open
 from engine.dialogue.policy import Decision
 from engine.dialogue.slots import Candidate, SlotValueError, check, coerce
-from engine.dialogue.tracker import Frame, Tracker
+from engine.dialogue.tracker import ACTION_LISTEN, Frame, Tracker
 from engine.packs.schema import (
     ActionStep,
     CallStep,
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Instructions one turn may run before the flow is stopped as a loop (a `goto` cycle without
 #: a question in it).
 MAX_STEPS_PER_TURN = 500
+#: Followup actions one action step may chain (`followup` events) before it counts as a loop.
+MAX_FOLLOWUPS = 10
 
 
 class Executor:
@@ -65,6 +67,8 @@ class Executor:
         self.channel = channel
         self.now = now
         self._saved = [frame.to_json() for frame in tracker.state.stack]
+        #: Slots whose value in this message was not valid: their question is the reprompt.
+        self.rejected: set[str] = set()
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -135,9 +139,7 @@ class Executor:
             self.say("flow_cancelled")
             self.run()
         elif kind == "restart":
-            for frame in reversed(self.stack):
-                self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="restart"))
-            self.emit(Restarted())
+            self.restart()
             self.say("restarted")
         elif kind == "repeat":
             said = self.tracker.state.bot_last_turn
@@ -173,6 +175,7 @@ class Executor:
                 continue
             problem = self.fill(name, candidate.value)
             if problem is not None:
+                self.rejected.add(name)
                 log.info("slot %r not filled from the message: %s", name, problem)
 
     # -- slots -------------------------------------------------------------------------------
@@ -296,6 +299,24 @@ class Executor:
             top.waiting = False
             self.run()
 
+    def resume_after_handoff(self) -> None:
+        """Go on with the flow a handoff interrupted, where it stopped."""
+        top = self.stack[-1]
+        self.emit(FlowResumed(flow_id=top.flow, step_id=self._label(top)))
+        top.interrupted, top.waiting = False, False
+        self.run()
+
+    def restart(self) -> None:
+        for frame in reversed(self.stack):
+            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="restart"))
+        self.emit(Restarted())
+
+    def cancel_all(self, reason: str) -> None:
+        while self.stack:
+            frame = self.stack.pop()
+            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason=reason))
+            self._reset_slots(frame.flow)
+
     def cancel(self, reason: str) -> None:
         """Cancel the top flow and the flows that called it; an interrupted flow below resumes
         at the next `run`."""
@@ -358,7 +379,10 @@ class Executor:
                 if self.tracker.state.slots.get(step.collect) is not None and not step.ask_always:
                     frame.pc += 1
                 else:
-                    self.say(step.ask or f"ask_{step.collect}")
+                    # A value the customer just gave was not valid: say so rather than ask as
+                    # if they had given none.
+                    rejected = step.collect in self.rejected and step.reprompt
+                    self.say((step.reprompt if rejected else step.ask) or f"ask_{step.collect}")
                     frame.waiting, frame.retries = True, 0
                     return
             elif instr.op == "action":
@@ -398,21 +422,35 @@ class Executor:
                 return
 
     def run_action(self, frame: Frame, step: ActionStep, on_failure: int | None) -> None:
-        result = self.assistant.actions.run(step.action, self.tracker)
-        if result.ok:
-            problem = self._apply_action(step.action, result)
-            if problem is None:
-                frame.pc += 1
+        """Run the step's action, then any `followup` actions it asks for; a failure of any of
+        them takes the step's failure path."""
+        pending, ran = [step.action], 0
+        while pending:
+            action = pending.pop(0)
+            ran += 1
+            if ran > MAX_FOLLOWUPS + 1:
+                result = ActionResult(
+                    failure="malformed", message=f"more than {MAX_FOLLOWUPS} followups in a row"
+                )
+            else:
+                result = self.assistant.actions.run(action, self.tracker)
+                if result.ok:
+                    applied = self._apply_action(action, result)
+                    if isinstance(applied, list):
+                        pending.extend(applied)
+                        continue
+                    result = ActionResult(failure="malformed", message=applied)
+            self._failed(action, result)
+            if on_failure is not None:
+                frame.pc = on_failure
                 return
-            result = ActionResult(failure="malformed", message=problem)
-        self._failed(step.action, result)
-        if on_failure is not None:
-            frame.pc = on_failure
+            declared = self.pack.actions.get(step.action)
+            if declared is not None and declared.failure_response:
+                self.say(declared.failure_response)
+            self.cancel("action_failed")
             return
-        declared = self.pack.actions.get(step.action)
-        if declared is not None and declared.failure_response:
-            self.say(declared.failure_response)
-        self.cancel("action_failed")
+        if frame in self.stack:  # an action may have restarted the conversation
+            frame.pc += 1
 
     def _failed(self, action: str, result: ActionResult) -> None:
         log.warning("action %r failed: %s %s", action, result.failure, result.message)
@@ -424,9 +462,13 @@ class Executor:
         if slot_validation and declared is not None and declared.failure_response:
             self.say(declared.failure_response)
 
-    def _apply_action(self, action: str, result: ActionResult) -> str | None:
-        """Apply what the action returned, all or nothing; returns the problem when nothing was."""
+    def _apply_action(self, action: str, result: ActionResult) -> str | list[str]:
+        """Apply what the action returned, all or nothing: the followup actions it asks for, or
+        the problem when nothing was applied (an unknown slot or response, a value that does
+        not fit its slot, an event Parley does not apply)."""
         events: list[Event] = []
+        followups: list[str] = []
+        restart = False
         for raw in result.events:
             kind = raw.get("event")
             if kind == "slot":
@@ -440,29 +482,48 @@ class Executor:
                 events.append(SlotSet(name=name, value=value))
             elif kind == "reset_slots":
                 events.append(AllSlotsReset())
+            elif kind == "followup":
+                name = raw.get("name")
+                if name == ACTION_LISTEN:
+                    continue
+                if not isinstance(name, str) or name not in self.pack.actions:
+                    return (
+                        f"action '{action}' asked to follow up with {name!r}, which the pack does not declare"
+                    )
+                followups.append(name)
+            elif kind == "restart":
+                restart = True
+            elif kind == "bot":
+                data = raw.get("data")
+                shown = dict(data) if isinstance(data, Mapping) else {}
+                events.append(BotUttered(text=raw.get("text"), data=shown, metadata={"action": action}))
+            elif kind == "action":
+                continue  # the server's own bookkeeping
             else:
-                return f"action '{action}' returned event {kind!r}, which Parley does not apply here"
-        messages: list[BotUttered] = []
+                return f"action '{action}' returned event {kind!r}, which Parley does not apply"
+        said: list[BotUttered | str] = []
         for response in result.responses:
             name = response.get("response") or response.get("template")
             if name:
                 if name not in self.pack.responses:
                     return f"action '{action}' asked for response {name!r}, which the pack does not define"
+                said.append(str(name))
                 continue
             data = {
                 k: response[k] for k in ("buttons", "image", "custom", "quick_replies") if response.get(k)
             }
-            messages.append(BotUttered(text=response.get("text"), data=data, metadata={"action": action}))
+            said.append(BotUttered(text=response.get("text"), data=data, metadata={"action": action}))
         self.emit(ActionExecuted(name=action, policy="flow"))
         for event in events:
             self.emit(event)
-        for message in messages:
-            self.emit(message)
-        for response in result.responses:
-            name = response.get("response") or response.get("template")
-            if name:
-                self.say(name)
-        return None
+        for item in said:
+            if isinstance(item, str):
+                self.say(item)
+            else:
+                self.emit(item)
+        if restart:
+            self.restart()
+        return followups
 
     # -- handoff ---------------------------------------------------------------------------
     def handoff(

@@ -33,6 +33,8 @@ from engine.dialogue.events import (
     BotUttered,
     Event,
     FallbackCounted,
+    HandoffAccepted,
+    HandoffEnded,
     HandoffRequested,
     PolicyDecided,
     RuleReleased,
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 PAYLOAD = re.compile(r"^/(?P<intent>[a-z][a-z0-9_]*)(?P<data>\{.*\})?\s*$", re.DOTALL)
 #: Customer messages of the session that frustration looks at.
 FRUSTRATION_WINDOW = 5
+
+
+class HandoffStateError(Exception):
+    """A handoff operation that the conversation's state does not allow (no open handoff)."""
 
 
 class Parser(Protocol):
@@ -216,6 +222,37 @@ class Assistant:
                 executor.carry_out(after, {}, tracker.state.top)
         executor.save_stack()
         return TurnResult(tuple(tracker.events[start:]), decision)
+
+    # -- handoffs --------------------------------------------------------------------------
+    def accept_handoff(self, tracker: Tracker, agent: str) -> TurnResult:
+        """A person took the conversation (the bot stays silent, as since the request)."""
+        if tracker.state.handoff is None:
+            raise HandoffStateError(f"conversation {tracker.sender_id} has no open handoff to accept")
+        start = len(tracker.events)
+        tracker.add(HandoffAccepted(agent=agent, timestamp=self.clock()))
+        return TurnResult(tuple(tracker.events[start:]), None)
+
+    def end_handoff(
+        self, tracker: Tracker, *, resume: bool, agent: str | None = None, channel: str = "rest"
+    ) -> TurnResult:
+        """The person hands the conversation back to the bot.
+
+        `resume`: the interrupted flow goes on where it stopped (a pending question is asked
+        again, steps after an escalate step run). Otherwise every flow is ended and the bot
+        waits for the customer's next message.
+        """
+        if tracker.state.handoff is None:
+            raise HandoffStateError(f"conversation {tracker.sender_id} has no open handoff to end")
+        start = len(tracker.events)
+        now = self.clock()
+        tracker.add(HandoffEnded(resume=resume, agent=agent, timestamp=now))
+        executor = Executor(self, tracker, channel=channel, now=now)
+        if resume and tracker.state.stack:
+            executor.resume_after_handoff()
+        else:
+            executor.cancel_all("handoff_ended")
+        executor.save_stack()
+        return TurnResult(tuple(tracker.events[start:]), None)
 
     # -- reading messages ------------------------------------------------------------------
     def read(self, text: str, now: float) -> tuple[ParseResult, dict[str, Any]]:

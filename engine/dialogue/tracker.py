@@ -208,5 +208,6 @@ class Tracker:
             "followup_action": None,
             "active_loop": {},
             "latest_action_name": latest_action,
+            "latest_event_time": state.last_event_time,
             "latest_input_channel": latest.input_channel if latest else None,
         }

@@ -100,8 +100,9 @@ def test_a_retail_conversation_looks_up_seeded_orders(
     missing = assistant.tracker("retail-missing")
     reply = assistant.handle(missing, "where is my order A99999?")
     runner.close()
-    # The validation action rejects a number that is no order: it is not kept, and asked for.
+    # The validation action rejects a number that is no order: it is not kept, and the question
+    # for it says so (the reprompt, not the first ask).
     assert missing.state.slots["order_id"] is None
     assert any(isinstance(e, ActionExecuted) and e.name == "validate_order_id" for e in reply.events)
     assert not any(isinstance(e, SlotSet) and e.name == "order_id" for e in reply.events)
-    assert [m.response for m in reply.messages] == ["ask_order_id"]
+    assert [m.response for m in reply.messages] == ["order_id_invalid"]

@@ -392,10 +392,16 @@ def test_executor_action_failure_without_block_says_failure_response_and_cancels
             id="wrong-type",
         ),
         pytest.param(
+            [{"event": "slot", "name": "state", "value": "open"}, {"event": "reminder", "name": "r1"}],
+            [],
+            "returned event 'reminder'",
+            id="unknown-event-kind",
+        ),
+        pytest.param(
             [{"event": "slot", "name": "state", "value": "open"}, {"event": "followup", "name": "action_x"}],
             [],
-            "returned event 'followup'",
-            id="unknown-event-kind",
+            "follow up with 'action_x'",
+            id="followup-not-declared",
         ),
         pytest.param(
             [{"event": "slot", "name": "state", "value": "open"}],

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from engine.dialogue.events import BotUttered, HandoffRequested, SlotSet, UserUttered
+from engine.dialogue.events import BotUttered, FlowCancelled, HandoffRequested, SlotSet, UserUttered
 from engine.dialogue.handoff import REDACTED, TRANSCRIPT_LINES, context_packet, queue_is_open
+from engine.dialogue.runtime import HandoffStateError
 from engine.dialogue.tracker import Tracker
 from engine.packs import Pack
 from engine.packs.schema import Queue
@@ -198,3 +199,63 @@ def test_handoff_queue_is_open_in_business_hours(hours: Queue, now: str, open_: 
 
 def test_handoff_queue_without_hours_is_always_open() -> None:
     assert queue_is_open(Queue.model_validate({}), utc("2024-06-16 03:00"))
+
+
+# -- ending a handoff ----------------------------------------------------------------------------
+HANDOFF_BODY = """\
+intents:
+  order_status: {examples: [where is my order]}
+entities:
+  order_id: {regex: '\\\\b[A-Z]\\\\d{5}\\\\b'}
+slots:
+  order_id: {fill: [{entity: order_id}]}
+responses:
+  ask_order_id: Which order?
+  order_state: "Order {{ slots.order_id }} is on its way."
+flows:
+  order_status:
+    description: check where your order is
+    trigger: {intents: [order_status]}
+    steps:
+      - collect: order_id
+      - respond: order_state
+"""
+HANDOFF_READINGS = {
+    "where is my order": ("order_status",),
+    "A12345": ("inform", 0.95, {"order_id": "A12345"}),
+}
+
+
+def test_handing_back_with_resume_asks_the_pending_question_again(make_chat: Callable[..., Chat]) -> None:
+    chat = make_chat(HANDOFF_BODY, HANDOFF_READINGS)
+    chat.user("where is my order")
+    chat.user("a person please")
+    assert chat.tracker.state.paused
+    chat.assistant.accept_handoff(chat.tracker, "agent-7")
+    assert chat.tracker.state.handoff_agent == "agent-7"
+    back = chat.assistant.end_handoff(chat.tracker, resume=True, agent="agent-7")
+    assert [m.response for m in back.messages] == ["ask_order_id"]
+    assert [type(e).__name__ for e in back.events][:2] == ["HandoffEnded", "FlowResumed"]
+    assert not chat.tracker.state.paused
+    chat.user("A12345")
+    chat.bot("order_state")
+
+
+def test_handing_back_without_resume_ends_the_flows(make_chat: Callable[..., Chat]) -> None:
+    chat = make_chat(HANDOFF_BODY, HANDOFF_READINGS)
+    chat.user("where is my order")
+    chat.user("a person please")
+    back = chat.assistant.end_handoff(chat.tracker, resume=False)
+    assert back.messages == []
+    cancelled = [e for e in back.events if isinstance(e, FlowCancelled)]
+    assert [(e.flow_id, e.reason) for e in cancelled] == [("order_status", "handoff_ended")]
+    assert chat.flows == [] and not chat.tracker.state.paused
+
+
+def test_handoff_operations_need_an_open_handoff(make_chat: Callable[..., Chat]) -> None:
+    chat = make_chat(HANDOFF_BODY, HANDOFF_READINGS)
+    chat.user("where is my order")
+    with pytest.raises(HandoffStateError, match="no open handoff"):
+        chat.assistant.end_handoff(chat.tracker, resume=True)
+    with pytest.raises(HandoffStateError, match="no open handoff"):
+        chat.assistant.accept_handoff(chat.tracker, "agent-7")
