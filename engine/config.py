@@ -46,6 +46,52 @@ class ActionServerConfig(BaseModel):
 
 
 ACTION_SERVER_URL_VARIABLE = "PARLEY_ACTION_SERVER_URL"
+TRACKER_STORE_URL_VARIABLE = "PARLEY_TRACKER_STORE_URL"
+LOCK_STORE_URL_VARIABLE = "PARLEY_LOCK_STORE_URL"
+
+
+class StoresConfig(BaseModel):
+    """Where conversations are kept and how their messages are serialized. URLs with passwords
+    belong in the environment variables, not here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracker: str = Field(
+        "sqlite:///data/parley.sqlite",
+        description="Tracker store: an SQLAlchemy URL (sqlite:///path, postgresql+psycopg://...) "
+        "or memory:// (lost on restart). PARLEY_TRACKER_STORE_URL overrides it.",
+    )
+    lock: str = Field(
+        "in-process",
+        description="Lock store: in-process (one worker) or redis://host:port/db (several workers "
+        "or machines). PARLEY_LOCK_STORE_URL overrides it.",
+    )
+    lock_wait_seconds: float = Field(
+        10.0, gt=0, le=300, description="How long a message waits for its conversation's lock."
+    )
+
+    def tracker_url(self) -> str:
+        return os.environ.get(TRACKER_STORE_URL_VARIABLE) or self.tracker
+
+    def lock_url(self) -> str:
+        return os.environ.get(LOCK_STORE_URL_VARIABLE) or self.lock
+
+
+class ServerConfig(BaseModel):
+    """The HTTP server of `parley run`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every one).")
+    port: int = Field(5005, ge=1, le=65535, description="Port (Rasa's 5005 by default).")
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
+    token_variable: str = Field(
+        "PARLEY_API_TOKEN",
+        description="Environment variable holding the token of the conversation API "
+        "(Authorization: Bearer <token>); without it the API answers 503.",
+    )
 
 
 class EngineConfig(BaseModel):
@@ -56,6 +102,8 @@ class EngineConfig(BaseModel):
         "models", description="Folder where `parley train` writes models (one folder per pack)."
     )
     reports: str = Field("reports", description="Folder where `parley evaluate` writes its reports.")
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The HTTP server.")
+    stores: StoresConfig = Field(default_factory=StoresConfig, description="Tracker and lock stores.")
     action_server: ActionServerConfig = Field(
         default_factory=ActionServerConfig, description="The custom action server (Rasa SDK protocol)."
     )
