@@ -1,0 +1,1 @@
+"""The HTTP server: channels, the conversation API, health, metrics."""

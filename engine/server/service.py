@@ -1,0 +1,111 @@
+"""Conversations as the channels see them: a message in, the assistant's replies out, safely.
+
+`ConversationService.handle` takes the conversation's lock, loads its events, runs the turn,
+appends the new events (all or none) and only then returns the replies, so every event is
+persisted before the customer sees an answer. Channels (REST, web chat, messengers) all go
+through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.dialogue.events import BotUttered
+from engine.dialogue.runtime import Assistant, TurnResult
+from engine.dialogue.tracker import Tracker
+from engine.stores.base import LockStore, TrackerStore
+
+
+class UnknownPack(LookupError):
+    """A request named a pack this server does not serve."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a channel gets back for one message."""
+
+    turn: TurnResult
+    #: The bot's messages in Rasa's REST shape: recipient_id, text, buttons, image, custom ...
+    messages: list[dict[str, Any]]
+
+
+def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
+    """One bot message as Rasa's REST channel answers it."""
+    out: dict[str, Any] = {"recipient_id": recipient_id}
+    if message.text is not None:
+        out["text"] = message.text
+    for key in ("buttons", "quick_replies", "image", "custom", "attachment", "elements"):
+        value = message.data.get(key)
+        if value:
+            out[key] = value
+    return out
+
+
+class ConversationService:
+    """`assistant(pack)` gives the assistant currently serving a pack (hot reload swaps it)."""
+
+    def __init__(
+        self,
+        assistant: Callable[[str], Assistant],
+        packs: list[str],
+        trackers: TrackerStore,
+        locks: LockStore,
+        *,
+        lock_wait: float = 10.0,
+    ) -> None:
+        if not packs:
+            raise ValueError("a conversation service needs at least one pack")
+        self._assistant = assistant
+        self.packs = list(packs)
+        self.trackers = trackers
+        self.locks = locks
+        self.lock_wait = lock_wait
+
+    @property
+    def default_pack(self) -> str:
+        return self.packs[0]
+
+    def assistant(self, pack: str) -> Assistant:
+        if pack not in self.packs:
+            raise UnknownPack(f"pack '{pack}' is not served here; served: {', '.join(self.packs)}")
+        return self._assistant(pack)
+
+    def handle(
+        self,
+        pack: str,
+        sender_id: str,
+        text: str,
+        *,
+        channel: str,
+        metadata: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> Reply:
+        """Process one customer message; raises `LockTimeout` when the conversation stays busy
+        and `StoreError` when the store fails (nothing is then persisted or answered)."""
+        assistant = self.assistant(pack)
+        with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
+            stored = self.trackers.load(pack, sender_id)
+            tracker = assistant.tracker(sender_id, stored)
+            turn = assistant.handle(tracker, text, channel=channel, message_id=message_id, metadata=metadata)
+            self.trackers.append(pack, sender_id, turn.events, expected=len(stored))
+        return Reply(turn, [rest_message(sender_id, m) for m in turn.messages])
+
+    def tracker(self, pack: str, sender_id: str) -> Tracker:
+        """The conversation as stored (read without the lock: a snapshot)."""
+        assistant = self.assistant(pack)
+        return assistant.tracker(sender_id, self.trackers.load(pack, sender_id))
+
+    def apply(
+        self, pack: str, sender_id: str, change: Callable[[Assistant, Tracker], TurnResult]
+    ) -> TurnResult:
+        """Run `change` (e.g. `Assistant.end_handoff`) on the conversation under its lock and
+        persist what it added."""
+        assistant = self.assistant(pack)
+        with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
+            stored = self.trackers.load(pack, sender_id)
+            tracker = assistant.tracker(sender_id, stored)
+            result = change(assistant, tracker)
+            self.trackers.append(pack, sender_id, result.events, expected=len(stored))
+        return result
