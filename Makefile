@@ -19,13 +19,14 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP_RUN)
 
-## Set up and run the main job: validate the packs in config.yml, train their NLU models
-## (skipped for packs that have not changed), then chat with the retail assistant in the terminal,
-## its custom actions answered by the example action server (started alongside, stopped on exit).
+## Set up and run the main job: validate the packs in config.yml, train their NLU models (skipped
+## for packs that have not changed), start the example action server (unless one answers already)
+## and serve the assistants; it prints the web chat's URL. Ctrl-C stops both servers.
+## The engine listens on 5005 and the action server on 5055 (Rasa's ports) unless config.yml says
+## otherwise; override with `make run PORT=8080 ACTIONS_PORT=5056`.
 run: $(STAMP_RUN)
-	$(BIN)/parley validate
-	$(BIN)/parley train
-	$(BIN)/parley shell domains/retail
+	$(if $(ACTIONS_PORT),PARLEY_ACTION_SERVER_URL=http://127.0.0.1:$(ACTIONS_PORT)/webhook) \
+	$(BIN)/parley run $(if $(PORT),--port $(PORT))
 
 ## The example action server on its own (port 5055), and a fresh copy of its demo database.
 actions: $(STAMP_RUN)
@@ -34,8 +35,9 @@ actions: $(STAMP_RUN)
 demo-db: $(STAMP_RUN)
 	$(BIN)/python -m actions.backend --reset
 
-## Set up with the dev extras and run everything CI runs: lint, format check, types, tests.
-test: $(STAMP_DEV) lint typecheck unit
+## Set up with the dev extras (and Debian's headless Chromium for the browser tests) and run
+## everything CI runs: lint, format check, types, tests.
+test: $(STAMP_DEV) browsers lint typecheck unit
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
@@ -44,8 +46,41 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-unit: $(STAMP_DEV)
+unit: $(STAMP_DEV) browsers
 	$(BIN)/pytest
+
+## Headless Chromium for the web chat's browser tests (tests/server/test_webchat_browser.py):
+## Debian's chromium and chromium-driver, installed with apt-get when $(CHROMIUM) is missing.
+## Playwright drives this browser; it never downloads one. Uses sudo only when not root.
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: browsers
+browsers:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "browsers: $(CHROMIUM) is installed: $$("$(CHROMIUM)" --version 2>/dev/null)"; \
+		exit 0; \
+	fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "browsers: $(CHROMIUM) is missing and apt-get is not available on this machine." >&2; \
+		echo "  Install Chromium with your system's package manager so that $(CHROMIUM) exists" >&2; \
+		echo "  (or pass CHROMIUM=/path/to/chromium), then run 'make browsers' again." >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	else \
+		echo "browsers: installing $(CHROMIUM) needs root, and sudo is not available: run 'make browsers' as root." >&2; \
+		exit 1; \
+	fi; \
+	echo "browsers: $(CHROMIUM) is missing: installing Debian's chromium and chromium-driver with apt-get"; \
+	echo "+ $${SUDO:+$$SUDO }apt-get update"; \
+	$$SUDO apt-get update || exit 1; \
+	echo "+ $${SUDO:+$$SUDO }apt-get install -y --no-install-recommends chromium chromium-driver"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver || exit 1; \
+	if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "browsers: apt-get finished but $(CHROMIUM) does not exist; pass CHROMIUM=... to say where the browser is." >&2; \
+		exit 1; \
+	fi; \
+	echo "browsers: installed $$("$(CHROMIUM)" --version 2>/dev/null)"
 
 ## Regenerate schema/*.json after changing engine/packs/schema.py.
 schema: $(STAMP_RUN)
@@ -56,6 +91,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py
 	$(BIN)/python benchmarks/frustration.py
 	$(BIN)/python benchmarks/dialogue.py
+	$(BIN)/python benchmarks/actions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models reports

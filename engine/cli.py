@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from engine import __version__, cli_dialogue, cli_nlu
+from engine import __version__, cli_dialogue, cli_nlu, cli_serve
 from engine.cli_shared import pack_folders, print_result
 from engine.config import ConfigError, load_config
 from engine.packs import CheckResult, check_pack
@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=_schema)
     cli_nlu.add_commands(commands)
     cli_dialogue.add_commands(commands)
+    cli_serve.add_commands(commands)
     return parser
 
 

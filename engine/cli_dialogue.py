@@ -84,10 +84,19 @@ def _policies(config: EngineConfig) -> Any:
 
 # -- test ----------------------------------------------------------------------------------
 def _test(args: argparse.Namespace) -> int:
+    # Stubbed failures are what the tests are about: no warning lines between the results.
+    runtime_log = logging.getLogger("engine.dialogue")
+    level = runtime_log.level
+    runtime_log.setLevel(logging.ERROR)
+    try:
+        return _run_tests(args)
+    finally:
+        runtime_log.setLevel(level)
+
+
+def _run_tests(args: argparse.Namespace) -> int:
     from engine.dialogue.testing import junit_xml, run_tests
 
-    # Stubbed failures are what the tests are about: no warning lines between the results.
-    logging.getLogger("engine.dialogue").setLevel(logging.ERROR)
     console = _console()
     try:
         config = load_config(args.config)
@@ -180,32 +189,22 @@ def _action_runner(
 ) -> tuple[ActionRunner, str]:
     """The action server of config.yml: running already, or started from `action_server.start`;
     stubs when asked for or when there is none."""
-    from engine.actions import ActionServerProcess, CircuitBreaker, HttpActionRunner
-    from engine.actions.process import ActionServerFailed, port_of, server_is_up
+    from engine.actions.runner import ensure_action_server, http_action_runner
     from engine.dialogue.actions import StubActionRunner
 
     if stub:
         return StubActionRunner(), "Custom actions are stubbed (they succeed and do nothing)."
-    settings = config.action_server
-    url = settings.resolved_url()
-    if not server_is_up(url):
-        if settings.start is None:
-            console.print(
-                f"[yellow]no action server answers at {escape(url)}: custom actions will fail "
-                "(start one, set action_server.start in config.yml, or use --stub-actions)[/yellow]"
-            )
-        else:
-            server = ActionServerProcess(settings.start, port=port_of(url))
-            try:
-                stack.enter_context(server)
-            except ActionServerFailed as error:
-                console.print(f"[red]{escape(str(error))}[/red]; custom actions will fail")
-            else:
-                url = server.webhook_url
-    breaker = CircuitBreaker(settings.failures_to_open, settings.reset_after_seconds)
-    runner = HttpActionRunner(pack, url, timeout=settings.timeout, breaker=breaker)
+    status = ensure_action_server(config.action_server, stack)
+    if status.problem is not None and config.action_server.start is None:
+        console.print(
+            f"[yellow]{escape(status.problem)} (start one, set action_server.start in config.yml, or "
+            "use --stub-actions)[/yellow]"
+        )
+    elif status.problem is not None:
+        console.print(f"[red]{escape(status.problem)}[/red]")
+    runner = http_action_runner(pack, config.action_server, status.url)
     stack.callback(runner.close)
-    return runner, f"Custom actions run on {url}."
+    return runner, f"Custom actions run on {status.url}."
 
 
 def _chat(console: Console, assistant: Assistant, args: argparse.Namespace) -> None:

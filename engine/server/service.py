@@ -2,8 +2,9 @@
 
 `ConversationService.handle` takes the conversation's lock, loads its events, runs the turn,
 appends the new events (all or none) and only then returns the replies, so every event is
-persisted before the customer sees an answer. Channels (REST, web chat, messengers) all go
-through it.
+persisted before the customer sees an answer. A message whose `message_id` was processed before
+(a channel or platform retrying a delivery) is answered again from the stored turn, not
+processed twice. Channels (REST, web chat, messengers) all go through it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.dialogue.events import BotUttered
+from engine.dialogue.events import BotUttered, Event, UserUttered
 from engine.dialogue.runtime import Assistant, TurnResult
 from engine.dialogue.tracker import Tracker
 from engine.stores.base import LockStore, TrackerStore
@@ -41,6 +42,17 @@ def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
         if value:
             out[key] = value
     return out
+
+
+def _turn_of(events: list[Event], message_id: str) -> TurnResult | None:
+    """The stored turn of the customer message with this id, if it was processed already."""
+    for index, event in enumerate(events):
+        if isinstance(event, UserUttered) and event.message_id == message_id:
+            end = next(
+                (i for i in range(index + 1, len(events)) if isinstance(events[i], UserUttered)), len(events)
+            )
+            return TurnResult(tuple(events[index:end]), None)
+    return None
 
 
 class ConversationService:
@@ -87,6 +99,10 @@ class ConversationService:
         assistant = self.assistant(pack)
         with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
             stored = self.trackers.load(pack, sender_id)
+            if message_id is not None:
+                earlier = _turn_of(stored, message_id)
+                if earlier is not None:  # a retried delivery: answer it again, do not process it twice
+                    return Reply(earlier, [rest_message(sender_id, m) for m in earlier.messages])
             tracker = assistant.tracker(sender_id, stored)
             turn = assistant.handle(tracker, text, channel=channel, message_id=message_id, metadata=metadata)
             self.trackers.append(pack, sender_id, turn.events, expected=len(stored))

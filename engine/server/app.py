@@ -1,0 +1,246 @@
+"""The HTTP app: `create_app` wires a registry of assistants and the stores into FastAPI;
+`build_app` builds all of it from config.yml; `app_from_environment` is the import-string
+factory uvicorn's worker processes call (`parley run --workers N`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+import requests
+from fastapi import FastAPI
+
+from engine import __version__
+from engine.config import EngineConfig, load_config
+from engine.dialogue.actions import ActionResult, ActionRunner
+from engine.dialogue.policy import build_policies
+from engine.dialogue.runtime import Assistant
+from engine.dialogue.tracker import Tracker
+from engine.nlu import ModelStore, NluModel
+from engine.packs import Pack
+from engine.server import api, health, rest
+from engine.server.boundary import BodyGuardMiddleware, RequestContextMiddleware
+from engine.server.errors import install_error_handlers
+from engine.server.logs import configure_logging
+from engine.server.metrics import Metrics
+from engine.server.registry import AssistantRegistry, Served, load_served_pack
+from engine.server.service import ConversationService
+from engine.server.turns import TURN_THREADS, TurnRunner
+from engine.stores.base import LockStore, TrackerStore
+
+log = logging.getLogger("engine.server")
+
+#: Environment of the worker processes of `parley run --workers N` (read by app_from_environment).
+CONFIG_VARIABLE = "PARLEY_CONFIG"
+STUB_ACTIONS_VARIABLE = "PARLEY_STUB_ACTIONS"
+LOG_LEVEL_VARIABLE = "PARLEY_LOG_LEVEL"
+WEBCHAT_MODULE = "engine.server.webchat"
+
+DESCRIPTION = """\
+Parley serves the assistants of its packs.
+
+**REST channel** (Rasa's): `POST /webhooks/rest/webhook` with `{"sender", "message", "metadata"?}`
+answers the bot's messages `[{"recipient_id", "text"?, "buttons"?, "image"?, "custom"?}]`, after
+storing every event of the turn. `/webhooks/rest/webhook` goes to the default pack (the first of
+config.yml), `/packs/{pack}/webhooks/rest/webhook` to a named one. Messages may have up to 4,000
+characters; the NLU reads the first 1,000. An optional `message_id` (Parley's addition) makes
+retries safe: a message sent again with the same id is answered from the stored turn.
+
+**Conversation API** (`/api/...`): `Authorization: Bearer <token>`, the token being the value of
+the environment variable `server.token_variable` names (PARLEY_API_TOKEN). PII slot values are
+`[redacted]` unless `include_pii=true`.
+
+**Errors** are JSON: `{"error": {"code", "message", ...}}`. Bodies are checked before anything
+reads them: 413 `body_too_large`, 415 `unsupported_media_type` (send application/json; a body
+without a content type is taken as JSON), 400 `invalid_json` / `invalid_utf8`, 422
+`invalid_request` (missing fields, wrong types, too long). A message whose conversation stays
+busy gets 503 `conversation_busy` with `Retry-After`: it was not processed, send it again.
+
+**Models** are swapped in while serving when `parley train` makes a new one current; a model that
+fails to load never replaces the one serving. A changed pack is served once it is trained.
+"""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the app behaves (config.yml's server section and the environment, resolved)."""
+
+    max_body_bytes: int = 65536
+    #: The conversation API's bearer token; None disables the API (503).
+    api_token: str | None = None
+    token_variable: str = "PARLEY_API_TOKEN"
+    #: Seconds a message waits for its conversation's lock before 503.
+    lock_wait: float = 10.0
+    #: Seconds between checks for new models; None: only /ready checks.
+    reload_interval: float | None = 1.0
+    turn_threads: int = TURN_THREADS
+
+
+def create_app(
+    registry: AssistantRegistry,
+    trackers: TrackerStore,
+    locks: LockStore,
+    settings: ServerSettings | None = None,
+    *,
+    on_close: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
+    """The app serving `registry`'s assistants. The stores (and `on_close`) are closed when the
+    app shuts down. `app.state` holds `conversations` (the ConversationService), `turns` (the
+    TurnRunner channels use), `registry`, `metrics` and `settings`."""
+    settings = settings or ServerSettings()
+    metrics = Metrics()
+    service = ConversationService(
+        registry.assistant, registry.names, trackers, locks, lock_wait=settings.lock_wait
+    )
+    turns = TurnRunner(service, metrics, threads=settings.turn_threads)
+    for name in registry.names:
+        metrics.serving(name, registry.served(name).model_id)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = None
+        if settings.reload_interval:
+            watcher = asyncio.create_task(_watch_models(registry, metrics, settings.reload_interval))
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            for close in (trackers.close, locks.close, *on_close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing %s failed", getattr(close, "__qualname__", close))
+
+    app = FastAPI(title="Parley", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.conversations = service
+    app.state.turns = turns
+    app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(rest.router)
+    app.include_router(api.router)
+    _include_webchat(app)
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids on every answer
+    return app
+
+
+def _include_webchat(app: FastAPI) -> None:
+    try:
+        webchat = importlib.import_module(WEBCHAT_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != WEBCHAT_MODULE:
+            raise
+        return
+    app.include_router(webchat.router)
+
+
+async def _watch_models(registry: AssistantRegistry, metrics: Metrics, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            # Not on the turns' threads: a slow reload must not take a thread from customers.
+            reloads = await anyio.to_thread.run_sync(registry.refresh)
+        except Exception:
+            log.exception("checking for new models failed")
+            continue
+        health.record_reloads(metrics, registry, reloads)
+
+
+# -- from config.yml -------------------------------------------------------------------------
+class SucceedingActions:
+    """Custom actions stubbed for `parley run --stub-actions`: each succeeds and does nothing.
+    (StubActionRunner records every call, which a long-running server must not.)"""
+
+    def run(self, action: str, tracker: Tracker) -> ActionResult:
+        return ActionResult()
+
+
+def build_app(
+    config: EngineConfig,
+    *,
+    packs: Sequence[Pack] | None = None,
+    stub_actions: bool = False,
+    action_url: str | None = None,
+    reload_interval: float | None = 1.0,
+) -> FastAPI:
+    """The app for config.yml's packs with their current models and the configured stores.
+
+    `packs`: the packs already loaded (else read from config.packs); `action_url`: where the
+    action server answers (default: action_server.url or PARLEY_ACTION_SERVER_URL). Raises
+    `PackInvalid`, `ModelError` (a pack without a usable model), `StoreError` and `ValueError`
+    (unknown policy names, no packs).
+    """
+    from engine.actions.runner import circuit_breaker, http_action_runner
+    from engine.stores.factory import lock_store, tracker_store
+
+    if packs is None:
+        packs = [load_served_pack(Path(folder)) for folder in config.packs]
+    if not packs:
+        raise ValueError("no packs to serve: list pack folders under `packs:` in config.yml")
+    policy_names = list(config.policies)
+    build_policies(policy_names)  # unknown names fail now, with the list of known ones
+    settings = config.action_server
+    url = action_url or settings.resolved_url()
+    breaker = circuit_breaker(settings)
+    sessions: list[requests.Session] = []
+
+    def actions_for(pack: Pack, previous: Served | None) -> ActionRunner:
+        if stub_actions:
+            return SucceedingActions()
+        if previous is not None and previous.pack is pack:
+            return previous.assistant.actions  # same pack, same domain: keep the runner
+        runner = http_action_runner(
+            pack, settings, url, breaker=breaker, session=sessions[0] if sessions else None
+        )
+        if not sessions:
+            sessions.append(runner.session)
+        return runner
+
+    def build(pack: Pack, model: NluModel, previous: Served | None) -> Assistant:
+        return Assistant(
+            pack, model, actions=actions_for(pack, previous), policies=build_policies(policy_names)
+        )
+
+    registry = AssistantRegistry.from_models(packs, ModelStore(Path(config.models)), build)
+    trackers = tracker_store(config.stores)
+    try:
+        locks = lock_store(config.stores)
+    except Exception:
+        trackers.close()
+        raise
+    server = config.server
+    app_settings = ServerSettings(
+        max_body_bytes=server.max_body_bytes,
+        api_token=os.environ.get(server.token_variable) or None,
+        token_variable=server.token_variable,
+        lock_wait=config.stores.lock_wait_seconds,
+        reload_interval=reload_interval,
+    )
+
+    def close_sessions() -> None:
+        for session in sessions:
+            session.close()
+
+    return create_app(registry, trackers, locks, app_settings, on_close=[close_sessions])
+
+
+def app_from_environment() -> FastAPI:
+    """The app of PARLEY_CONFIG (default config.yml), for uvicorn's worker processes; logs JSON at
+    PARLEY_LOG_LEVEL; PARLEY_STUB_ACTIONS=1 stubs custom actions."""
+    configure_logging(os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
+    config = load_config(Path(os.environ.get(CONFIG_VARIABLE, "config.yml")))
+    return build_app(config, stub_actions=os.environ.get(STUB_ACTIONS_VARIABLE) == "1")

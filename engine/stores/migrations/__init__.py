@@ -1,0 +1,1 @@
+"""Alembic migrations of the tracker store's tables, run by `engine.stores.migrate`."""

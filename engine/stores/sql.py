@@ -1,0 +1,201 @@
+"""The SQL tracker store: conversations in SQLite (the default, `sqlite:///data/parley.sqlite`) or
+PostgreSQL (`postgresql+psycopg://user@host:port/database`, the password in the environment).
+
+Events are appended, never updated or deleted. An append is one transaction: it reads the
+conversation's event count, refuses with `ConcurrentWrite` when it is not `expected`, inserts the
+events at positions expected, expected+1, ... and updates the count with a compare-and-set
+(`WHERE event_count = expected`). The primary key (conversation, seq) is the last line of
+defence: two writers that both got past the count cannot both insert position `expected`.
+On SQLite the transaction begins with BEGIN IMMEDIATE (writers queue for the write lock up to the
+busy timeout); on PostgreSQL (READ COMMITTED) the compare-and-set waits for the other writer's
+row lock, then finds the count changed.
+
+Durability. The store commits before `append` returns, and the server sends a reply only after
+`append` returns, so every event a customer has seen the effect of is committed.
+- PostgreSQL: a commit returns once the WAL record is flushed to disk (synchronous_commit=on,
+  the server's default).
+- SQLite runs in WAL mode with synchronous=NORMAL. A commit writes the transaction's pages to
+  the -wal file with write(2) and does not fsync it (checkpoints do fsync). Once write(2) has
+  returned the data is in the operating system's page cache, which does not belong to the
+  process: killing the process, even with SIGKILL, between or in the middle of transactions
+  loses nothing committed, and the next connection recovers from the -wal file (a half-written
+  transaction has no commit frame and is ignored). What NORMAL gives up is the last commits on an
+  operating-system crash or power cut; the database stays consistent even then. SQLite's
+  documentation: "transactions are durable across application crashes regardless of the
+  synchronous setting or journal mode"; "a transaction committed in WAL mode with
+  synchronous=NORMAL might roll back following a power loss or system crash". A deployment that
+  must survive power cuts on one machine wants PostgreSQL (or synchronous=FULL: one fsync per turn).
+
+The schema is created and migrated at start (`engine.stores.migrate`, Alembic). Loading a
+conversation is one query that walks the primary key (conversation, seq) in order; decoding the
+JSON into events is most of its time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from engine.dialogue.events import Event, event_from_json
+from engine.stores.base import ConcurrentWrite, ConversationSummary, StoreError
+from engine.stores.database import IMMEDIATE, connect, describe, reason
+from engine.stores.schema import conversations, events
+
+
+class SqlTrackerStore:
+    """Conversations in an SQL database through SQLAlchemy. The schema is migrated to the latest
+    revision when the store is created (`migrate=False` leaves it to `python -m
+    engine.stores.migrate`). Raises `StoreError` when the database cannot be reached or migrated,
+    or the URL is not SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._engine = connect(url)
+        self.url = describe(self._engine)
+        self._writer = self._engine.execution_options(**{IMMEDIATE: True})
+        if migrate:
+            from engine.stores.migrate import upgrade  # Alembic: only imported to migrate
+
+            try:
+                upgrade(self._engine)
+            except StoreError:
+                self._engine.dispose()
+                raise
+
+    def load(self, pack: str, sender_id: str) -> list[Event]:
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    select(events.c.seq, events.c.data)
+                    .select_from(events.join(conversations))
+                    .where(conversations.c.pack == pack, conversations.c.sender_id == sender_id)
+                    .order_by(events.c.seq)
+                ).all()
+        except SQLAlchemyError as error:
+            raise self._failure(f"cannot load conversation {pack}/{sender_id}", error) from None
+        loaded: list[Event] = []
+        for seq, data in rows:
+            try:
+                loaded.append(event_from_json(json.loads(data)))
+            except ValueError as error:  # JSONDecodeError and EventError are ValueErrors
+                raise StoreError(
+                    f"tracker store {self.url}: event {seq} of conversation {pack}/{sender_id} cannot "
+                    f"be read: {error}"
+                ) from None
+        return loaded
+
+    def append(self, pack: str, sender_id: str, events_: Sequence[Event], *, expected: int) -> None:
+        if expected < 0:
+            raise ValueError(f"expected must be >= 0, not {expected}")
+        rows = [_row(event) for event in events_]  # before the transaction: bad JSON writes nothing
+        c = conversations.c
+        try:
+            with self._writer.begin() as connection:
+                found = connection.execute(
+                    select(c.id, c.event_count).where(c.pack == pack, c.sender_id == sender_id)
+                ).first()
+                stored = 0 if found is None else int(found.event_count)
+                if stored != expected:
+                    raise self._concurrent(pack, sender_id, stored, expected)
+                if not rows:
+                    return
+                count = expected + len(rows)
+                if found is None:
+                    conversation_id = connection.execute(
+                        insert(conversations)
+                        .values(
+                            pack=pack,
+                            sender_id=sender_id,
+                            started=rows[0]["timestamp"],
+                            updated=rows[-1]["timestamp"],
+                            event_count=count,
+                        )
+                        .returning(conversations.c.id)
+                    ).scalar_one()
+                else:
+                    conversation_id = found.id
+                    changed = connection.execute(
+                        update(conversations)
+                        .where(c.id == conversation_id, c.event_count == expected)
+                        .values(event_count=count, updated=rows[-1]["timestamp"])
+                    )
+                    if changed.rowcount != 1:
+                        raise self._concurrent(pack, sender_id, None, expected)
+                connection.execute(
+                    insert(events),
+                    [
+                        {"conversation_id": conversation_id, "seq": expected + offset, **row}
+                        for offset, row in enumerate(rows)
+                    ],
+                )
+        except IntegrityError as error:
+            if _is_unique_violation(error):
+                raise self._concurrent(pack, sender_id, None, expected) from None
+            raise self._failure(f"cannot append to conversation {pack}/{sender_id}", error) from None
+        except SQLAlchemyError as error:
+            raise self._failure(f"cannot append to conversation {pack}/{sender_id}", error) from None
+
+    def conversations(
+        self, pack: str | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must be >= 0, not {limit} and {offset}")
+        c = conversations.c
+        query = select(c.pack, c.sender_id, c.event_count, c.started, c.updated)
+        if pack is not None:
+            query = query.where(c.pack == pack)
+        query = query.order_by(c.updated.desc(), c.id.desc()).limit(limit).offset(offset)
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.execute(query).all()
+        except SQLAlchemyError as error:
+            raise self._failure("cannot list conversations", error) from None
+        return [
+            ConversationSummary(row.pack, row.sender_id, int(row.event_count), row.started, row.updated)
+            for row in rows
+        ]
+
+    def check(self) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            raise self._failure("cannot be reached (is the database up and the URL right?)", error) from None
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _concurrent(self, pack: str, sender_id: str, stored: int | None, expected: int) -> ConcurrentWrite:
+        now = "more" if stored is None else str(stored)
+        return ConcurrentWrite(
+            f"conversation {pack}/{sender_id} has {now} events, not {expected}: another writer "
+            "appended without its lock; nothing was written"
+        )
+
+    def _failure(self, action: str, error: SQLAlchemyError) -> StoreError:
+        return StoreError(f"tracker store {self.url}: {action}: {reason(self._engine, error)}")
+
+
+def _row(event: Event) -> dict[str, Any]:
+    try:
+        data = json.dumps(event.to_json(), separators=(",", ":"), default=_plain)
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"event {event.KIND!r} cannot be stored: {error}") from None
+    return {"kind": event.KIND, "timestamp": float(event.timestamp), "data": data}
+
+
+def _plain(value: object) -> object:
+    """JSON for the mappings events hold that are not dicts (e.g. a MappingProxyType)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"a value of type {type(value).__name__} is not JSON: {value!r}"[:200])
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "23505":  # PostgreSQL's unique_violation
+        return True
+    return "UNIQUE constraint failed" in str(original)  # SQLite

@@ -1,0 +1,66 @@
+"""Customers of the retail assistant, for locust: each runs whole conversations through the REST
+channel, with a fresh sender id per conversation, so every conversation is a new tracker with
+real custom-action calls (order look-ups, verification, cancellations) on the example action
+server.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:5005
+
+`loadtests/run.py` starts the server, runs this headless and prints the figures.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from locust import HttpUser, between, task
+
+#: Seeded demo orders (actions/README.md) and the email that placed each.
+ORDERS = {
+    "B20417": "aisha.khan@example.net",
+    "C48213": "li.wei@yahoo.co.uk",
+    "B77310": "maria.g@example.com",
+    "A12345": "jane@example.com",
+    "K12003": "sam.okoro@gmail.com",
+    "L50981": "jane@example.com",
+}
+
+CONVERSATIONS = [
+    # Where is my order: order number up front; one look-up.
+    lambda order, email: [f"where is my order {order}?", "thanks!", "bye"],
+    # Late parcel, asked for the order number first.
+    lambda order, email: ["my parcel is late", order, "ok thanks"],
+    # Refund status: verification by email, then the refund look-up.
+    lambda order, email: [f"has my refund for {order} gone through?", email, "thank you"],
+    # Small talk and help.
+    lambda order, email: ["hello", "what can you help me with?", "are you a bot?", "bye"],
+    # A digression in the middle of a question, then back.
+    lambda order, email: [
+        "I want to change my delivery address",
+        "wait, are you a robot?",
+        order,
+        "never mind",
+    ],
+]
+
+
+class RetailCustomer(HttpUser):
+    wait_time = between(0.2, 1.0)
+
+    @task
+    def conversation(self) -> None:
+        sender = f"load-{uuid.uuid4().hex[:12]}"
+        order, email = random.choice(list(ORDERS.items()))
+        for text in random.choice(CONVERSATIONS)(order, email):
+            with self.client.post(
+                "/webhooks/rest/webhook",
+                json={"sender": sender, "message": text},
+                name="/webhooks/rest/webhook",
+                catch_response=True,
+            ) as response:
+                if response.status_code != 200:
+                    response.failure(f"status {response.status_code}: {response.text[:200]}")
+                elif not isinstance(response.json(), list):
+                    response.failure(f"not a list of messages: {response.text[:200]}")
+                else:
+                    response.success()

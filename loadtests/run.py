@@ -1,0 +1,134 @@
+"""Run the load test headless and print its figures.
+
+    python loadtests/run.py                      # start `parley run` on a scratch database, 50 users, 60 s
+    python loadtests/run.py --users 50 --seconds 60 --json results.json
+    python loadtests/run.py --host http://127.0.0.1:5005   # a server that is already running
+
+Without `--host` the script starts `parley run` on a free port with a fresh SQLite tracker store
+in a temporary folder (and the example action server, which `parley run` starts), waits until
+`/ready` answers, runs locust headless, stops the server, and prints one line per figure:
+users, requests_per_s, failures, p50_ms, p95_ms, p99_ms (with --json FILE, one JSON object).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port, actions_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PARLEY_TRACKER_STORE_URL": f"sqlite:///{folder / 'load.sqlite'}",
+        "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "PARLEY_DEMO_DB": str(folder / "demo.sqlite"),
+    }
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
+    server = subprocess.Popen(
+        [str(BIN / "parley"), "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    host = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"parley run exited with {server.returncode}; see {folder / 'server.log'}")
+        try:
+            if requests.get(f"{host}/ready", timeout=1).ok:
+                return server, host
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    stop(server)
+    raise SystemExit(f"parley run did not become ready within 120 s; see {folder / 'server.log'}")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(os.getpgid(server.pid), signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(server.pid), signal.SIGKILL)
+
+
+def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, float]:
+    prefix = folder / "locust"
+    command = [
+        str(BIN / "locust"),
+        "-f", str(ROOT / "loadtests" / "locustfile.py"),
+        "--headless",
+        "--host", host,
+        "--users", str(users),
+        "--spawn-rate", str(max(1, users // 5)),
+        "--run-time", f"{seconds}s",
+        "--csv", str(prefix),
+        "--only-summary",
+    ]  # fmt: skip
+    subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
+        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+    return {
+        "users": users,
+        "requests": int(total["Request Count"]),
+        "requests_per_s": round(float(total["Requests/s"]), 1),
+        "failures": int(total["Failure Count"]),
+        "p50_ms": float(total["50%"]),
+        "p95_ms": float(total["95%"]),
+        "p99_ms": float(total["99%"]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", help="a running server (default: start one)")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--json", type=Path, metavar="FILE")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="parley-load-") as scratch:
+        folder = Path(scratch)
+        server, host = (None, args.host) if args.host else start_server(folder)
+        try:
+            figures = run_locust(host, args.users, args.seconds, folder)
+        finally:
+            if server is not None:
+                stop(server)
+    print(f"load test: {figures['users']} users for {args.seconds} s against {host} (2-core machine)")
+    for key, value in figures.items():
+        print(f"{key} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0 if figures["failures"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

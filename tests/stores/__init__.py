@@ -1,0 +1,1 @@
+"""Tests of engine/stores: tracker and lock stores, their migrations and their factory."""
