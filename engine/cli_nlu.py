@@ -173,6 +173,13 @@ def _print_training(console: Console, pack: Pack, outcome: TrainOutcome) -> None
         f"  examples: {examples['intents']} for {len(pack.intents)} intents, "
         f"{examples['out_of_scope']} out of scope; {manifest['features']:,} features"
     )
+    if cv["examples"] == 0:
+        console.print(
+            "  [yellow]cross-validation: no intent has two examples, so nothing could be held out "
+            "and measured; add examples (10 or more per intent)[/yellow]"
+        )
+        console.print(f"  threshold {thresholds['default']:.2f} ({thresholds['configured']}, not measured)")
+        return
     oos = f", out-of-scope recall {cv['out_of_scope_recall']:.0%}" if "out_of_scope_recall" in cv else ""
     console.print(
         f"  cross-validation ({cv['folds']} folds): best intent right {cv['intent_accuracy']:.1%}, "

@@ -10,6 +10,7 @@ server.
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 
@@ -44,8 +45,13 @@ CONVERSATIONS = [
 ]
 
 
+#: Seconds a customer takes to read an answer and type the next message: PARLEY_LOAD_THINK="1,3"
+#: (the default) is a fast typist; "0,0" sends as fast as the server answers (a saturation test).
+THINK = tuple(float(x) for x in os.environ.get("PARLEY_LOAD_THINK", "1,3").split(","))
+
+
 class RetailCustomer(HttpUser):
-    wait_time = between(0.2, 1.0)
+    wait_time = between(*THINK)
 
     @task
     def conversation(self) -> None:
@@ -64,3 +70,4 @@ class RetailCustomer(HttpUser):
                     response.failure(f"not a list of messages: {response.text[:200]}")
                 else:
                     response.success()
+            self.wait()

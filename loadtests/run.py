@@ -113,16 +113,26 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--json", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--think",
+        default="1,3",
+        metavar="MIN,MAX",
+        help="seconds a customer takes between messages (default 1,3; 0,0 for a saturation test)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-load-") as scratch:
         folder = Path(scratch)
         server, host = (None, args.host) if args.host else start_server(folder)
         try:
+            os.environ["PARLEY_LOAD_THINK"] = args.think
             figures = run_locust(host, args.users, args.seconds, folder)
         finally:
             if server is not None:
                 stop(server)
-    print(f"load test: {figures['users']} users for {args.seconds} s against {host} (2-core machine)")
+    print(
+        f"load test: {figures['users']} users, {args.think} s between messages, for {args.seconds} s "
+        f"against {host} ({os.cpu_count()} cores, locust and the action server on the same machine)"
+    )
     for key, value in figures.items():
         print(f"{key} {value}")
     if args.json:

@@ -1,10 +1,11 @@
-"""Running an action server as a child process (`python -m rasa_sdk --actions <package>`), for
+"""Running an action server as a child process (rasa_sdk's server, in one process), for
 `parley shell`, `make run` and the contract tests: started on a loopback port, ready when its
 `/health` answers, always stopped on exit."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -20,6 +21,18 @@ import requests
 
 class ActionServerFailed(Exception):
     """The action server process did not start or did not become healthy in time."""
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, ask for SIGKILL when the parent dies, so an action
+    server started by `parley run` or a test never outlives it (even after a SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -59,7 +72,8 @@ class ActionServerProcess:
         return f"{self.base_url}/webhook"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "rasa_sdk", "--actions", self.package, "--port", str(self.port)]
+        server = "engine.actions.sdk_server"  # rasa_sdk's app in one process (see that module)
+        command = [sys.executable, "-m", server, "--actions", self.package, "--port", str(self.port)]
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         # Its own process group: Sanic forks a worker, and stopping must reach it too. Loopback
         # only, unless the caller says otherwise (rasa_sdk listens on every interface by default).
@@ -70,6 +84,7 @@ class ActionServerProcess:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

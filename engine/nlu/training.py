@@ -248,6 +248,8 @@ def calibrate(cv: CrossValidation, labels: Sequence[str], pack: Pack) -> Calibra
     The metrics use the threshold in use: the pack's number, or the auto choice."""
     fallback = pack.settings.fallback
     truth = [labels[i] for i in cv.held_out]
+    if not truth:
+        return _uncalibrated(cv, pack)
     label_index = np.array([cv.classes.index(label) for label in truth])
     temperature = fit_temperature(cv.scores, label_index)
     probabilities = softmax(cv.scores, temperature)
@@ -272,6 +274,33 @@ def calibrate(cv: CrossValidation, labels: Sequence[str], pack: Pack) -> Calibra
         flagged = (result.confidence < thresholds.default)[~in_scope]
         metrics["out_of_scope_recall"] = round(float(flagged.mean()), 4)
     return Calibration(temperature, choice, thresholds, probabilities, result, metrics)
+
+
+#: The threshold `auto` gives when no example can be held out (every intent has one example):
+#: there is nothing to measure precision on, so the confidence of a softmax over the classes'
+#: scores must at least beat every other class together.
+NO_EVIDENCE_THRESHOLD = 0.5
+
+
+def _uncalibrated(cv: CrossValidation, pack: Pack) -> Calibration:
+    """Calibration of a pack whose intents have one example each: no cross-validation."""
+    fallback = pack.settings.fallback
+    choice = ThresholdChoice(NO_EVIDENCE_THRESHOLD, fallback.target_precision, 0.0, 0.0, False)
+    thresholds = Thresholds(
+        default=choice.threshold if fallback.threshold == "auto" else fallback.threshold,
+        per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
+        ambiguity_margin=fallback.ambiguity_margin,
+    )
+    empty = np.zeros((0, len(cv.classes)))
+    metrics: dict[str, Any] = {
+        "folds": cv.folds,
+        "examples": 0,
+        "intent_accuracy": 0.0,
+        "ece": 0.0,
+        "threshold": choice.to_json(),
+        "note": "no intent has two examples: nothing could be held out to measure the model",
+    }
+    return Calibration(1.0, choice, thresholds, empty, answers(empty, cv.classes, []), metrics)
 
 
 def build_extractors(pack: Pack, tagger: EntityTagger | None) -> EntityExtractors:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.nlu import OUT_OF_SCOPE, ModelStore, NluModel
-from engine.nlu.training import answers, fold_of_each_example, trainability_problems
+from engine.nlu.training import NO_EVIDENCE_THRESHOLD, answers, fold_of_each_example, trainability_problems
 from engine.packs import Pack, PackInvalid, check_pack, load_pack
 from tests.nlu.conftest import BILLING, Trained
 
@@ -300,3 +300,25 @@ def test_training_language_without_a_tokenizer_is_p803(nlu_pack: Callable[..., P
         1,
     )
     assert not (tmp_path / "models" / "billing").exists()
+
+
+def test_a_pack_whose_intents_have_one_example_each_trains_without_calibration(
+    write_pack: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = write_pack(
+        {
+            "pack.yml": "pack: one\nversion: 1.0.0\nlanguage: en\n"
+            "settings: {repair: {digression: false, correction: false, clarification: false, cancel: false,"
+            " restart: false, repeat: false, help: false, human: false}, nlu: {min_examples: 1}}\n"
+            "intents:\n  greet: {examples: [hi]}\n  affirm: {examples: ['yes']}\n"
+            "responses:\n  ask_rephrase: Sorry?\n"
+        },
+        "one",
+    )
+    store = ModelStore(tmp_path / "models")
+    outcome = store.train(load_pack(folder))
+    cv = outcome.manifest["cross_validation"]
+    assert cv["examples"] == 0 and "nothing could be held out" in cv["note"]
+    assert outcome.manifest["thresholds"]["default"] == NO_EVIDENCE_THRESHOLD
+    model = store.load("one")
+    assert model.parse("hi").intent == "greet"
