@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from engine.packs import Pack
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: Largest WebSocket frame uvicorn accepts: a little above the web chat's own 4,096-byte limit.
+WS_MAX_SIZE = 8192
 
 
 def add_commands(commands: Any) -> None:
@@ -206,6 +208,8 @@ def _serve(
         "log_config": None,  # our JSON logging, configured below (and in each worker)
         "access_log": False,  # RequestContextMiddleware logs requests, with their ids
         "server_header": False,
+        # uvicorn reads a whole WebSocket frame before the web chat can check its size.
+        "ws_max_size": WS_MAX_SIZE,
     }
     if args.workers == 1:
         configure_logging(args.log_level)

@@ -116,7 +116,13 @@ class HttpActionRunner:
                     failure="circuit_open",
                     message=f"action server {self.url} failed repeatedly; not called for {wait:.0f} s more",
                 )
-            outcome = self._call(action, payload, timeout)
+            try:
+                outcome = self._call(action, payload, timeout)
+            except Exception as error:  # the documented contract: a failure, never an exception
+                log.exception("action %r: the call failed unexpectedly", action)
+                outcome = ActionServerError(
+                    "error", f"calling {self.url} failed: {type(error).__name__}", False
+                )
             if isinstance(outcome, ActionResult):
                 self.breaker.succeeded()
                 return outcome

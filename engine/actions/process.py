@@ -86,6 +86,8 @@ class ActionServerProcess:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+        if not isinstance(output, int):
+            output.close()  # the child has its own copy
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -109,8 +111,9 @@ class ActionServerProcess:
         """SIGTERM to the server's process group; SIGKILL to the group after 5 s."""
         if self.process is None or self.process.poll() is not None:
             return
-        group = os.getpgid(self.process.pid)
-        os.killpg(group, signal.SIGTERM)
+        group = self.process.pid  # its own session: the group id is its pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

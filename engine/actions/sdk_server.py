@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     executor = ActionExecutor()
     executor.register_package(args.actions)
-    app = create_app_for_serve(executor, cors_origins="*")
+    app = create_app_for_serve(executor, cors_origins=None)  # no web page may call it
     app.prepare(
         host=os.environ.get("SANIC_HOST", "127.0.0.1"),
         port=args.port,

@@ -102,18 +102,22 @@ def _from_exception(error: Exception) -> ApiError:
             f"{error}; send it again",
             headers={"Retry-After": str(RETRY_AFTER_BUSY)},
         )
+    # Store errors name hosts, users and driver messages: they go to the log, not to the client.
     if isinstance(error, ConcurrentWrite):
+        log.warning("concurrent write: %s", error)
         return ApiError(
             409,
             "concurrent_write",
-            f"{error}. Nothing of this message was stored; send it again.",
+            "the conversation changed while this message was processed; nothing of it was stored "
+            "(custom actions it called may have run); send it again",
             headers={"Retry-After": "1"},
         )
     if isinstance(error, StoreError):
+        log.error("store unavailable: %s", error)
         return ApiError(
             503,
             "store_unavailable",
-            f"{error}. Nothing of this message was stored; send it again later.",
+            "the conversation store is unavailable; nothing of this message was stored; send it again later",
             headers={"Retry-After": str(RETRY_AFTER_STORE)},
         )
     return internal_error()

@@ -3,6 +3,7 @@ stores answer; also picks up newly trained models), `/metrics` (Prometheus text 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from engine.server.metrics import Metrics
 from engine.server.registry import AssistantRegistry, Reload
 from engine.server.turns import TurnRunner
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operations"])
 
@@ -39,7 +42,8 @@ async def ready(request: Request) -> JSONResponse:
             stores[name] = "ok"
         except Exception as error:  # a probe answers, whatever the store raises
             stores[name] = "unavailable"
-            problems.append(f"{name} store: {error}")
+            log.error("ready: the %s store is unavailable: %s", name, error)  # details stay in the log
+            problems.append(f"the {name} store is unavailable")
     packs: dict[str, Any] = {}
     for name in registry.names:
         served = registry.served(name)

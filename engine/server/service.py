@@ -96,8 +96,11 @@ class ConversationService:
     ) -> Reply:
         """Process one customer message; raises `LockTimeout` when the conversation stays busy
         and `StoreError` when the store fails (nothing is then persisted or answered)."""
-        assistant = self.assistant(pack)
+        self.assistant(pack)  # an unknown pack fails before waiting for a lock
         with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
+            # Chosen under the lock: a model swapped in while this message waited is the one the
+            # turns before it used.
+            assistant = self.assistant(pack)
             stored = self.trackers.load(pack, sender_id)
             if message_id is not None:
                 earlier = _turn_of(stored, message_id)
@@ -118,8 +121,9 @@ class ConversationService:
     ) -> TurnResult:
         """Run `change` (e.g. `Assistant.end_handoff`) on the conversation under its lock and
         persist what it added."""
-        assistant = self.assistant(pack)
+        self.assistant(pack)
         with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
+            assistant = self.assistant(pack)
             stored = self.trackers.load(pack, sender_id)
             tracker = assistant.tracker(sender_id, stored)
             result = change(assistant, tracker)

@@ -40,6 +40,9 @@ log = logging.getLogger("engine.server.turns")
 
 #: Worker threads for turns and store reads.
 TURN_THREADS = 32
+#: Messages of one conversation processed or waiting at once in a worker; more are answered
+#: "busy" at once (retryable) instead of holding a thread while they wait for the lock.
+MAX_IN_FLIGHT_PER_CONVERSATION = 4
 T = TypeVar("T")
 
 
@@ -56,6 +59,8 @@ class TurnRunner:
         self.metrics = metrics
         self.limiter = anyio.CapacityLimiter(threads)
         self._redactors: dict[str, tuple[Pack, Redactor]] = {}
+        #: pack:sender -> messages of that conversation being processed or waiting.
+        self._in_flight: dict[str, int] = {}
 
     def redactor(self, pack: Pack) -> Redactor:
         cached = self._redactors.get(pack.name)
@@ -88,7 +93,35 @@ class TurnRunner:
         assistant = self.service.assistant(pack)
         CONVERSATION_ID.set(sender_id)
         PACK.set(pack)
+        key = f"{pack}:{sender_id}"
+        # Messages of one conversation are processed one at a time: waiting ones would only hold
+        # threads other customers need, so beyond a few the answer is "busy, send it again".
+        if self._in_flight.get(key, 0) >= MAX_IN_FLIGHT_PER_CONVERSATION:
+            self.metrics.lock_timeouts.labels(pack).inc()
+            raise ConversationBusy(pack, sender_id, self.service.lock_wait)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            return await self._message(
+                assistant, pack, sender_id, text, channel, metric_channel, metadata, message_id
+            )
+        finally:
+            left = self._in_flight[key] - 1
+            if left:
+                self._in_flight[key] = left
+            else:
+                del self._in_flight[key]
 
+    async def _message(
+        self,
+        assistant: Assistant,
+        pack: str,
+        sender_id: str,
+        text: str,
+        channel: str,
+        metric_channel: str | None,
+        metadata: Mapping[str, Any] | None,
+        message_id: str | None,
+    ) -> Reply:
         def work() -> tuple[Reply, float]:
             start = time.perf_counter()
             records: list[logging.LogRecord] = []

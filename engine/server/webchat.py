@@ -293,7 +293,8 @@ def history(tracker: Tracker, *, limit: int = HISTORY_LIMIT) -> list[HistoryMess
                 item["id"] = event.message_id
             messages.append(item)
         elif isinstance(event, BotUttered):
-            messages.append(cast(HistoryMessage, {"role": "bot", **rest_message(tracker.sender_id, event)}))
+            recipient = tracker.sender_id.removeprefix(KEY_PREFIX)
+            messages.append(cast(HistoryMessage, {"role": "bot", **rest_message(recipient, event)}))
     return messages[-limit:] if limit else []
 
 
@@ -367,6 +368,16 @@ async def webchat_socket(websocket: WebSocket, pack: str | None = None, sender: 
         await _converse(websocket, runner, pack or runner.service.default_pack, sender)
 
 
+KEY_PREFIX = "webchat:"
+
+
+def conversation_key(sender: str) -> str:
+    """The stored conversation of a web chat sender: web chat conversations have their own key
+    space, so the socket can never replay a conversation another channel holds (a REST sender id
+    such as a customer number is easy to guess; the widget's ids are random)."""
+    return KEY_PREFIX + sender
+
+
 class _Runner:
     """Runs the service's blocking calls off the event loop: through the app's `TurnRunner`
     (`app.state.turns`: metrics, redacted turn logs, bounded threads) when it has one, else in
@@ -377,6 +388,7 @@ class _Runner:
         self.turns = turns if isinstance(turns, TurnRunner) else None
 
     async def tracker(self, pack: str, sender: str) -> Tracker:
+        sender = conversation_key(sender)
         if self.turns is not None:
             return await self.turns.tracker(pack, sender)
         return await anyio.to_thread.run_sync(self.service.tracker, pack, sender)
@@ -384,6 +396,12 @@ class _Runner:
     async def message(self, pack: str, sender: str, incoming: Incoming) -> Reply:
         """Raises what `ConversationService.handle` raises, or `ConversationBusy` for `LockTimeout`
         through the TurnRunner."""
+        reply = await self._message(pack, conversation_key(sender), incoming)
+        for message in reply.messages:
+            message["recipient_id"] = sender
+        return reply
+
+    async def _message(self, pack: str, sender: str, incoming: Incoming) -> Reply:
         if self.turns is not None:
             return await self.turns.message(
                 pack,

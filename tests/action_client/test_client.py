@@ -226,3 +226,16 @@ def test_actions_are_listed_from_the_server(pack: Pack) -> None:
     script = Script([Answer(body=[{"name": "lookup_order"}, {"name": "other"}])])
     with fake_action_server(script) as url:
         assert runner(pack, url).list_actions() == ["lookup_order", "other"]
+
+
+def test_an_unexpected_error_inside_the_client_is_a_failure_not_an_exception(pack: Pack) -> None:
+    breaker = CircuitBreaker(failure_threshold=5)
+    client = runner(pack, "http://127.0.0.1:9/webhook", breaker=breaker)
+
+    def broken(*args: object) -> None:
+        raise TypeError("Object of type set is not JSON serializable")
+
+    client._call = broken  # type: ignore[method-assign]
+    result = client.run("lookup_order", tracker())
+    assert result.failure == "error" and "TypeError" in result.message
+    assert breaker.allow(), "the circuit still lets calls through"

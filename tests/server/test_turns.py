@@ -32,8 +32,8 @@ def test_turns_store_failure_answers_503_and_stores_nothing(make_server: Callabl
     assert response.headers["Retry-After"] == "5"
     assert response.json()["error"] == {
         "code": "store_unavailable",
-        "message": "tracker store sqlite:///x: database is locked. Nothing of this message was stored; "
-        "send it again later.",
+        "message": "the conversation store is unavailable; nothing of this message was stored; send it "
+        "again later",
     }
 
 

@@ -176,7 +176,7 @@ def test_webchat_conversations_are_kept_per_pack_and_sender(
         turn(ws, {"type": "message", "text": "hi"})
     with connect(client, "sender=s2&pack=shop") as ws:
         assert opened(ws)["messages"] == []
-    events = service.trackers.load("shop", "s1")
+    events = service.trackers.load("shop", "webchat:s1")
     assert [e.to_json()["input_channel"] for e in events if e.KIND == "user"] == ["webchat"]
 
 
@@ -210,7 +210,7 @@ def test_webchat_button_sends_its_payload_as_the_message(
         opened(ws)
         answer = turn(ws, {"type": "button", "title": "Where's my order?", "payload": "/order_status"})
     assert said(answer) == ["Which order?"]
-    user = next(e for e in service.trackers.load("shop", "s1") if e.KIND == "user")
+    user = next(e for e in service.trackers.load("shop", "webchat:s1") if e.KIND == "user")
     assert user.to_json()["text"] == "/order_status"
     assert user.to_json()["metadata"] == {"button_title": "Where's my order?"}
 
@@ -221,7 +221,7 @@ def test_webchat_turns_go_through_the_apps_turn_runner(service: ConversationServ
         with connect(client) as ws:
             opened(ws)
             assert said(turn(ws, {"type": "message", "text": "hi"})) == ["Hello!"]
-            with service.locks.lock("shop:s1", wait=1):
+            with service.locks.lock("shop:webchat:s1", wait=1):
                 error = turn(ws, {"type": "message", "text": "hi"})
             assert (error["code"], error["retryable"]) == ("conversation_busy", True)
         with connect(client) as ws:
@@ -310,7 +310,7 @@ def test_webchat_rejects_bad_frames_and_stays_open(
             "retryable": False,
         }
         assert fragment in error["message"]
-        assert service.trackers.load("shop", "s1") == []
+        assert service.trackers.load("shop", "webchat:s1") == []
         assert said(turn(ws, {"type": "message", "text": "hi"})) == ["Hello!"]
 
 
@@ -338,7 +338,7 @@ def test_webchat_busy_conversation_is_a_retryable_error(
 ) -> None:
     with connect(client) as ws:
         opened(ws)
-        with service.locks.lock("shop:s1", wait=1):
+        with service.locks.lock("shop:webchat:s1", wait=1):
             error = turn(ws, {"type": "message", "text": "hi", "id": "m1"})
         assert error == {
             "type": "error",
@@ -347,7 +347,7 @@ def test_webchat_busy_conversation_is_a_retryable_error(
             "retryable": True,
             "reply_to": "m1",
         }
-        assert service.trackers.load("shop", "s1") == []
+        assert service.trackers.load("shop", "webchat:s1") == []
         assert said(turn(ws, {"type": "message", "text": "hi", "id": "m1"})) == ["Hello!"]
 
 
