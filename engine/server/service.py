@@ -30,6 +30,8 @@ class Reply:
     turn: TurnResult
     #: The bot's messages in Rasa's REST shape: recipient_id, text, buttons, image, custom ...
     messages: list[dict[str, Any]]
+    #: A retried delivery answered from the stored turn (nothing was processed).
+    replayed: bool = False
 
 
 def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
@@ -45,12 +47,14 @@ def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
 
 
 def _turn_of(events: list[Event], message_id: str) -> TurnResult | None:
-    """The stored turn of the customer message with this id, if it was processed already."""
+    """The stored turn of the customer message with this id, if it was processed already: its
+    user event and the events after it with the same timestamp (every event of a turn has the
+    turn's time; a handoff an agent ended later is not part of it)."""
     for index, event in enumerate(events):
         if isinstance(event, UserUttered) and event.message_id == message_id:
-            end = next(
-                (i for i in range(index + 1, len(events)) if isinstance(events[i], UserUttered)), len(events)
-            )
+            end = index + 1
+            while end < len(events) and events[end].timestamp == event.timestamp:
+                end += 1
             return TurnResult(tuple(events[index:end]), None)
     return None
 
@@ -105,7 +109,9 @@ class ConversationService:
             if message_id is not None:
                 earlier = _turn_of(stored, message_id)
                 if earlier is not None:  # a retried delivery: answer it again, do not process it twice
-                    return Reply(earlier, [rest_message(sender_id, m) for m in earlier.messages])
+                    return Reply(
+                        earlier, [rest_message(sender_id, m) for m in earlier.messages], replayed=True
+                    )
             tracker = assistant.tracker(sender_id, stored)
             turn = assistant.handle(tracker, text, channel=channel, message_id=message_id, metadata=metadata)
             self.trackers.append(pack, sender_id, turn.events, expected=len(stored))

@@ -140,6 +140,9 @@ class TurnRunner:
         except LockTimeout as error:
             self.metrics.lock_timeouts.labels(pack).inc()
             raise ConversationBusy(pack, sender_id, self.service.lock_wait) from error
+        if reply.replayed:  # a retried delivery: counted and logged when it was processed
+            log.debug("message %s of %s answered again from the stored turn", message_id, sender_id)
+            return reply
         self.metrics.turn(assistant.pack, metric_channel or channel, reply.turn.events, seconds)
         self._log_turn(assistant, reply.turn, seconds, channel)
         return reply
