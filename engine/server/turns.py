@@ -33,7 +33,7 @@ from engine.server.errors import ConversationBusy
 from engine.server.logs import CONVERSATION_ID, PACK, held_back, release
 from engine.server.metrics import Metrics
 from engine.server.redaction import MIN_SECRET_CHARS, Redactor
-from engine.server.service import ConversationService, Reply
+from engine.server.service import ConversationService, Reply, UnknownPack
 from engine.stores.base import LockTimeout, StoreError
 
 log = logging.getLogger("engine.server.turns")
@@ -44,6 +44,10 @@ TURN_THREADS = 32
 #: "busy" at once (retryable) instead of holding a thread while they wait for the lock.
 MAX_IN_FLIGHT_PER_CONVERSATION = 4
 T = TypeVar("T")
+
+
+class TurnFailed(Exception):
+    """A turn failed unexpectedly; the details are in the (redacted) log."""
 
 
 class TurnRunner:
@@ -127,9 +131,17 @@ class TurnRunner:
             records: list[logging.LogRecord] = []
             try:
                 with held_back() as records:
-                    reply = self.service.handle(
-                        pack, sender_id, text, channel=channel, metadata=metadata, message_id=message_id
-                    )
+                    try:
+                        reply = self.service.handle(
+                            pack, sender_id, text, channel=channel, metadata=metadata, message_id=message_id
+                        )
+                    except (LockTimeout, StoreError, UnknownPack):
+                        raise
+                    except Exception:
+                        # Logged here, with the turn's records, so its text is redacted like
+                        # them (an error may quote a slot value); what escapes names nothing.
+                        log.exception("the turn failed")
+                        raise TurnFailed(f"the turn of conversation {sender_id} failed") from None
                 return reply, time.perf_counter() - start
             finally:
                 if records:

@@ -32,3 +32,19 @@ def test_messages_beyond_the_cap_for_one_conversation_are_busy_at_once(
     with pytest.raises(ConversationBusy):
         asyncio.run(turns.message("shop", "busy", "hi", channel="rest"))
     assert server.say("someone-else", "hi") == ["Hello!"], "other conversations are served"
+
+
+def test_a_failing_turn_logs_no_pii_and_answers_nothing_of_it(make_server: Callable[..., Server]) -> None:
+    server = make_server()
+    assistant = server.assistants[0]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("cannot verify jo@example.com")
+
+    assistant.handle = broken  # type: ignore[method-assign]
+    response = server.post("jo", "jo@example.com")
+    assert response.status_code == 500
+    assert "jo@example.com" not in response.text
+    logged = server.logs.getvalue()
+    assert "the turn failed" in logged and "cannot verify" in logged
+    assert "jo@example.com" not in logged
