@@ -200,7 +200,12 @@ class RedisLockStore:
         self._enter = self._redis.register_script(_ENTER)
         self._look = self._redis.register_script(_LOOK)
         self._leave = self._redis.register_script(_LEAVE)
-        self._renew = self._redis.register_script(_RENEW)
+        # Renewals use their own connection, which gives up well within a lease: one slow answer
+        # must not keep the other held leases from being renewed in time.
+        self._renewals: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=lease / 6, socket_connect_timeout=lease / 6
+        )
+        self._renew = self._renewals.register_script(_RENEW)
         self._renewer = _Renewer(self._renew_one, interval=lease / 3)
 
     @contextmanager
@@ -257,6 +262,7 @@ class RedisLockStore:
 
     def close(self) -> None:
         self._renewer.stop()
+        self._renewals.close()
         self._redis.close()
 
     # -- internals ---------------------------------------------------------------------------
