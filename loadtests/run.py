@@ -6,7 +6,9 @@
 
 Without `--host` the script starts `parley run` on a free port with a fresh SQLite tracker store
 in a temporary folder (and the example action server, which `parley run` starts), waits until
-`/ready` answers, runs locust headless, stops the server, and prints one line per figure:
+`/ready` answers, runs the customers for `--warmup` seconds unmeasured (a fresh server compiles
+templates, opens connections and fills caches on its first turns), then runs locust headless for
+the measured `--seconds`, stops the server, and prints one line per figure:
 users, requests_per_s, failures, p50_ms, p95_ms, p99_ms (with --json FILE, one JSON object).
 """
 
@@ -79,6 +81,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, float]:
+    folder.mkdir(exist_ok=True)
     prefix = folder / "locust"
     command = [
         str(BIN / "locust"),
@@ -114,6 +117,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--json", type=Path, metavar="FILE")
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=15,
+        metavar="SECONDS",
+        help="run the customers this long first, unmeasured (default 15; 0 measures from a cold start)",
+    )
+    parser.add_argument(
         "--think",
         default="1,3",
         metavar="MIN,MAX",
@@ -125,12 +135,15 @@ def main() -> int:
         server, host = (None, args.host) if args.host else start_server(folder)
         try:
             os.environ["PARLEY_LOAD_THINK"] = args.think
+            if args.warmup:
+                run_locust(host, args.users, args.warmup, folder / "warmup")
             figures = run_locust(host, args.users, args.seconds, folder)
         finally:
             if server is not None:
                 stop(server)
     print(
         f"load test: {figures['users']} users, {args.think} s between messages, for {args.seconds} s "
+        f"after {args.warmup} s unmeasured "
         f"against {host} ({os.cpu_count()} cores, locust and the action server on the same machine)"
     )
     for key, value in figures.items():

@@ -93,6 +93,9 @@ def _sqlite_engine(url: URL) -> Engine:
             # only a crash of the operating system or a power cut may lose the last commits.
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # No checkpoint inside a customer's commit (it fsyncs, tens of milliseconds): the
+            # store's background checkpointer does them (see `WalCheckpointer`).
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
 

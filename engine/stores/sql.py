@@ -33,17 +33,50 @@ JSON into events is most of its time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.dialogue.events import Event, event_from_json
 from engine.stores.base import ConcurrentWrite, ConversationSummary, StoreError
 from engine.stores.database import IMMEDIATE, connect, describe, reason
 from engine.stores.schema import conversations, events
+
+log = logging.getLogger(__name__)
+
+
+class WalCheckpointer:
+    """Copies SQLite's write-ahead log into the database file every `interval` seconds, in a
+    background thread, so that no customer's commit has to (automatic checkpoints are off, see
+    `engine.stores.database`). PASSIVE checkpoints never wait for readers or writers; a failed
+    one is logged and tried again at the next interval."""
+
+    def __init__(self, engine: Engine, *, interval: float = 1.0) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="parley-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except SQLAlchemyError as error:
+                log.warning(
+                    "tracker store: WAL checkpoint failed (tried again in %g s): %s", self._interval, error
+                )
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
 
 
 class SqlTrackerStore:
@@ -56,13 +89,22 @@ class SqlTrackerStore:
         self._engine = connect(url)
         self.url = describe(self._engine)
         self._writer = self._engine.execution_options(**{IMMEDIATE: True})
+        sqlite = self._engine.dialect.name == "sqlite"
+        self._checkpointer = WalCheckpointer(self._engine) if sqlite else None
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps
+        # of up to 100 ms before it looks again. Threads of this process queue here instead and
+        # are woken as soon as the writer before them is done; other processes still meet the
+        # busy timeout. PostgreSQL writers run side by side.
+        self._one_writer: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if sqlite else contextlib.nullcontext()
+        )
         if migrate:
             from engine.stores.migrate import upgrade  # Alembic: only imported to migrate
 
             try:
                 upgrade(self._engine)
             except StoreError:
-                self._engine.dispose()
+                self.close()
                 raise
 
     def load(self, pack: str, sender_id: str) -> list[Event]:
@@ -93,7 +135,7 @@ class SqlTrackerStore:
         rows = [_row(event) for event in events_]  # before the transaction: bad JSON writes nothing
         c = conversations.c
         try:
-            with self._writer.begin() as connection:
+            with self._one_writer, self._writer.begin() as connection:
                 found = connection.execute(
                     select(c.id, c.event_count).where(c.pack == pack, c.sender_id == sender_id)
                 ).first()
@@ -166,6 +208,8 @@ class SqlTrackerStore:
             raise self._failure("cannot be reached (is the database up and the URL right?)", error) from None
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._engine.dispose()
 
     def _concurrent(self, pack: str, sender_id: str, stored: int | None, expected: int) -> ConcurrentWrite:
