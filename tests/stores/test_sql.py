@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,20 @@ def test_sql_keeps_every_acknowledged_append_when_killed(
                 assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         finally:
             engine.dispose()
+
+
+def test_sql_sqlite_checkpoints_happen_in_the_background_not_in_commits(tmp_path: Path) -> None:
+    path = tmp_path / "trackers.sqlite"
+    store = SqlTrackerStore(f"sqlite:///{path}")
+    try:
+        for number in range(200):
+            store.append("shop", f"c{number}", [UserUttered(text="hello " * 40, timestamp=T0)], expected=0)
+        written = path.stat().st_size
+        assert (tmp_path / "trackers.sqlite-wal").stat().st_size > written, "the commits stay in the log"
+        deadline = time.monotonic() + 5
+        while path.stat().st_size == written and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_size > written, "the background checkpoint copied the log into the file"
+        assert len(store.load("shop", "c199")) == 1
+    finally:
+        store.close()
