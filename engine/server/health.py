@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -33,7 +34,8 @@ async def ready(request: Request) -> JSONResponse:
     registry: AssistantRegistry = request.app.state.registry
     turns: TurnRunner = request.app.state.turns
     metrics: Metrics = request.app.state.metrics
-    record_reloads(metrics, registry, await turns.run(registry.refresh))
+    # Not on the turn threads: a slow reload must not take a thread from customers.
+    record_reloads(metrics, registry, await anyio.to_thread.run_sync(registry.refresh))
     problems: list[str] = []
     stores: dict[str, str] = {}
     for name, store in (("tracker", turns.service.trackers), ("lock", turns.service.locks)):
