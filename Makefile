@@ -30,7 +30,7 @@ run: $(STAMP_RUN)
 
 ## The example action server on its own (port 5055), and a fresh copy of its demo database.
 actions: $(STAMP_RUN)
-	$(BIN)/python -m rasa_sdk --actions actions
+	$(BIN)/python -m engine.actions.sdk_server --actions actions
 
 demo-db: $(STAMP_RUN)
 	$(BIN)/python -m actions.backend --reset

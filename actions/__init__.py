@@ -1,9 +1,10 @@
 """The example action server: the 17 custom actions the retail and it_helpdesk packs call,
 over a demo backend database (`actions.backend`).
 
-Run it with `python -m rasa_sdk --actions actions`. rasa_sdk imports every module of this
-package and registers every concrete `Action` subclass it finds; `ACTIONS` lists the same classes
-explicitly, and a test checks that both agree with the packs' actions.yml.
+Run it with `make actions` (`python -m engine.actions.sdk_server --actions actions`, which registers
+exactly `ACTIONS`) or with rasa_sdk's own `python -m rasa_sdk --actions actions`, which imports every
+module of this package and registers every concrete `Action` subclass it finds. A test checks
+that both agree with the packs' actions.yml.
 """
 
 from actions._sdk import Action

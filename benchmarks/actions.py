@@ -4,11 +4,11 @@
                                  [--pack domains/retail] [--models models] [--json FILE]
 
 Two rasa_sdk servers are started on loopback ports as child processes
-(`engine.actions.ActionServerProcess`, `python -m rasa_sdk --actions <package>`): the no-op
+(`engine.actions.ActionServerProcess`, rasa_sdk's app in one process): the no-op
 package `benchmarks.noop_actions` (one action, `action_noop`, that returns no events) and the
 example action server `actions` over a fresh demo database in a temporary folder
-(`$PARLEY_DEMO_DB`). They run in other processes on the same machine as the benchmark (Sanic
-runs a main process and one worker per server), so every figure includes loopback TCP and the
+(`$PARLEY_DEMO_DB`). They run in other processes on the same machine as the benchmark (one
+process per server), so every figure includes loopback TCP and the
 scheduling of those processes on the machine's cores.
 
 1. **Overhead of one call**: `HttpActionRunner.run("action_noop", tracker)`, engine → server →

@@ -37,8 +37,9 @@ class ActionServerConfig(BaseModel):
     reset_after_seconds: float = Field(30.0, gt=0, description="How long a failing server is left alone.")
     start: str | None = Field(
         None,
-        description="A Python package of rasa_sdk actions that `parley shell` starts as the action "
-        "server on `url`'s port, for local development (e.g. `actions`).",
+        description="A Python package of rasa_sdk actions that `parley shell` and `parley run` start "
+        "on `url`'s port when nothing answers there and the url is 127.0.0.1 or localhost, for "
+        "local development (e.g. `actions`).",
     )
 
     def resolved_url(self) -> str:

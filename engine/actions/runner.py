@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
@@ -13,6 +14,9 @@ from engine.actions.client import HttpActionRunner
 from engine.actions.process import ActionServerFailed, ActionServerProcess, port_of, server_is_up
 from engine.config import ActionServerConfig
 from engine.packs import Pack
+
+#: Hosts on which `action_server.start` may start the example action server.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,15 @@ def ensure_action_server(settings: ActionServerConfig, stack: ExitStack) -> Acti
         return ActionServerStatus(url)
     if settings.start is None:
         return ActionServerStatus(url, problem=f"no action server answers at {url}: custom actions will fail")
+    host = urlsplit(url).hostname
+    if host not in LOOPBACK:
+        # A remote server that is down is a problem to report, never a reason to send customers'
+        # requests to the demo actions on this machine instead.
+        return ActionServerStatus(
+            url,
+            problem=f"no action server answers at {url}: custom actions will fail "
+            f"(action_server.start only runs on this machine, for a 127.0.0.1 or localhost url)",
+        )
     server = ActionServerProcess(settings.start, port=port_of(url))
     try:
         stack.enter_context(server)

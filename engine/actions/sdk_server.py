@@ -1,16 +1,18 @@
 """Run a rasa_sdk action server in one process: `python -m engine.actions.sdk_server --actions
 actions --port 5055`.
 
-It serves exactly what `python -m rasa_sdk --actions actions` serves (rasa_sdk's own app and
-executor), but with Sanic's single-process mode instead of a manager process and a spawned
-worker. One process is what `ActionServerProcess` can supervise: stopping it, or the parent's
-death (SIGKILL included), leaves no orphaned worker behind. Production action servers are
+It serves what `python -m rasa_sdk --actions actions` serves (rasa_sdk's own app and executor;
+the actions a package lists in `ACTIONS`, or every Action subclass rasa_sdk finds in it), on
+127.0.0.1 unless SANIC_HOST says otherwise, in Sanic's single-process mode instead of a manager
+process and a spawned worker. One process is what `ActionServerProcess` can supervise: stopping
+it, or the parent's death (SIGKILL included), leaves no orphaned worker behind. Production action servers are
 started however their developers like; this is for `parley run`, `parley shell` and tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 from collections.abc import Sequence
@@ -27,7 +29,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     executor = ActionExecutor()
-    executor.register_package(args.actions)
+    package = importlib.import_module(args.actions)
+    listed = getattr(package, "ACTIONS", None)
+    if listed is not None:  # the package says which actions it offers: register exactly those
+        for action in listed:
+            executor.register_action(action)
+    else:
+        executor.register_package(args.actions)
     app = create_app_for_serve(executor, cors_origins=None)  # no web page may call it
     app.prepare(
         host=os.environ.get("SANIC_HOST", "127.0.0.1"),

@@ -109,35 +109,36 @@ class FlowStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlowCompleted(Event):
-    KIND = "flow_completed"
+class FlowEvent(Event):
+    """What happened to a flow, and at which step (its id, or its position such as `3.then.0`)."""
+
     flow_id: str
     step_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlowInterrupted(Event):
+class FlowCompleted(FlowEvent):
+    KIND = "flow_completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowInterrupted(FlowEvent):
     """The flow was put aside for a digression (or a handoff); it resumes later."""
 
     KIND = "flow_interrupted"
-    flow_id: str
-    step_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlowResumed(Event):
+class FlowResumed(FlowEvent):
     KIND = "flow_resumed"
-    flow_id: str
-    step_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlowCancelled(Event):
-    """`reason`: cancel (the customer), retries_exhausted, action_failed, restart, handoff_ended."""
+class FlowCancelled(FlowEvent):
+    """`reason`: cancel (the customer), retries_exhausted, action_failed, restart, correction
+    (a corrected slot rewound past it), handoff_ended, or loop (a goto cycle was stopped)."""
 
     KIND = "flow_cancelled"
-    flow_id: str
-    step_id: str | None = None
     reason: str = "cancel"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,9 @@ from engine.dialogue.events import (
 )
 from engine.dialogue.handoff import context_packet, queue_is_open
 from engine.dialogue.policy import Decision
-from engine.dialogue.slots import Candidate, SlotValueError, check, coerce
+from engine.dialogue.slots import Candidate, SlotValueError, coerce
 from engine.dialogue.tracker import ACTION_LISTEN, Frame, Tracker
+from engine.packs.rules import slot_value_problem
 from engine.packs.schema import (
     ActionStep,
     CallStep,
@@ -56,6 +58,17 @@ log = logging.getLogger(__name__)
 MAX_STEPS_PER_TURN = 500
 #: Followup actions one action step may chain (`followup` events) before it counts as a loop.
 MAX_FOLLOWUPS = 10
+
+
+@dataclass
+class ActionAnswer:
+    """An action's answer, read and checked, ready to apply."""
+
+    events: list[Event] = field(default_factory=list)
+    #: Messages the action sent, and names of pack responses it asked for, in order.
+    said: list[BotUttered | str] = field(default_factory=list)
+    followups: list[str] = field(default_factory=list)
+    restart: bool = False
 
 
 class Executor:
@@ -190,49 +203,42 @@ class Executor:
             value = coerce(slot, value)
         except SlotValueError as error:
             return str(error)
-        problem = check(slot, value)
+        problem = slot_value_problem(slot, value)
         if problem is not None:
             return problem
         action = slot.validation.action if slot.validation else None
         if action is None:
             self.emit(SlotSet(name=name, value=value))
             return None
-        probe = self.assistant.tracker(self.tracker.sender_id, self.tracker.events)
-        probe.add(SlotSet(name=name, value=value, timestamp=self.now))
+        probe = self.tracker.with_slot(name, value, timestamp=self.now)
         result = self.assistant.actions.run(action, probe)
         if result.failure == "rejected":
             self.emit(ActionExecuted(name=action, policy="validation"))
             return f"rejected by {action}"
-        if not result.ok:
+        answer = self._read_result(action, result) if result.ok else result
+        if isinstance(answer, ActionResult):
             # The value cannot be checked now: keep it (the next lookup reports a real miss) and
             # tell the customer the check is unavailable.
-            self._failed(action, result)
+            self._failed(action, answer)
+            self._say_failure(action)
             self.emit(SlotSet(name=name, value=value))
             return None
-        others: list[SlotSet] = []
-        for event in result.events:
-            if event.get("event") != "slot":
-                continue
-            if event.get("name") == name:
-                if event.get("value") is None:
-                    self.emit(ActionExecuted(name=action, policy="validation"))
-                    return f"rejected by {action}"
-                value = event.get("value")
-            elif event.get("name") in self.pack.slots:
-                try:
-                    other = self.pack.slots[event["name"]]
-                    others.append(SlotSet(name=event["name"], value=coerce(other, event.get("value"))))
-                except SlotValueError as error:
-                    log.warning(
-                        "validation action %r set %r to a value that does not fit: %s",
-                        action,
-                        event["name"],
-                        error,
-                    )
-        self.emit(ActionExecuted(name=action, policy="validation"))
-        self.emit(SlotSet(name=name, value=value))
-        for set_other in others:
-            self.emit(set_other)
+        own = [e for e in answer.events if isinstance(e, SlotSet) and e.name == name]
+        if own and own[-1].value is None:
+            self.emit(ActionExecuted(name=action, policy="validation"))
+            return f"rejected by {action}"
+        if own:
+            value = own[-1].value  # the action's normalized value
+        if answer.followups:
+            log.warning(
+                "validation action %r asked for followups %s; they are not run", action, answer.followups
+            )
+        others = [e for e in answer.events if not (isinstance(e, SlotSet) and e.name == name)]
+        self._apply(
+            action,
+            dataclasses.replace(answer, events=[SlotSet(name=name, value=value), *others]),
+            policy="validation",
+        )
         return None
 
     def answer(self, candidate: Candidate | None) -> None:
@@ -429,24 +435,22 @@ class Executor:
             action = pending.pop(0)
             ran += 1
             if ran > MAX_FOLLOWUPS + 1:
-                result = ActionResult(
+                failed = ActionResult(
                     failure="malformed", message=f"more than {MAX_FOLLOWUPS} followups in a row"
                 )
             else:
                 result = self.assistant.actions.run(action, self.tracker)
-                if result.ok:
-                    applied = self._apply_action(action, result)
-                    if isinstance(applied, list):
-                        pending.extend(applied)
-                        continue
-                    result = ActionResult(failure="malformed", message=applied)
-            self._failed(action, result)
+                answer = self._read_result(action, result) if result.ok else result
+                if isinstance(answer, ActionAnswer):
+                    self._apply(action, answer, policy="flow")
+                    pending.extend(answer.followups)
+                    continue
+                failed = answer
+            self._failed(action, failed)
             if on_failure is not None:
                 frame.pc = on_failure
                 return
-            declared = self.pack.actions.get(step.action)
-            if declared is not None and declared.failure_response:
-                self.say(declared.failure_response)
+            self._say_failure(step.action)
             self.cancel("action_failed")
             return
         if frame in self.stack:  # an action may have restarted the conversation
@@ -455,75 +459,77 @@ class Executor:
     def _failed(self, action: str, result: ActionResult) -> None:
         log.warning("action %r failed: %s %s", action, result.failure, result.message)
         self.emit(ActionFailed(name=action, failure=result.failure or "error", message=result.message))
+
+    def _say_failure(self, action: str) -> None:
         declared = self.pack.actions.get(action)
-        slot_validation = any(
-            s.validation is not None and s.validation.action == action for s in self.pack.slots.values()
-        )
-        if slot_validation and declared is not None and declared.failure_response:
+        if declared is not None and declared.failure_response:
             self.say(declared.failure_response)
 
-    def _apply_action(self, action: str, result: ActionResult) -> str | list[str]:
-        """Apply what the action returned, all or nothing: the followup actions it asks for, or
-        the problem when nothing was applied (an unknown slot or response, a value that does
-        not fit its slot, an event Parley does not apply)."""
-        events: list[Event] = []
-        followups: list[str] = []
-        restart = False
+    def _read_result(self, action: str, result: ActionResult) -> ActionAnswer | ActionResult:
+        """What an action answered, checked against the pack; a `malformed` failure naming the
+        problem when any of it cannot be applied (an unknown slot or response, a value that does
+        not fit its slot, an event Parley does not apply): answers are applied all or nothing."""
+
+        def malformed(problem: str) -> ActionResult:
+            return ActionResult(failure="malformed", message=f"action '{action}' {problem}")
+
+        answer = ActionAnswer()
         for raw in result.events:
             kind = raw.get("event")
             if kind == "slot":
                 name = raw.get("name")
                 if not isinstance(name, str) or name not in self.pack.slots:
-                    return f"action '{action}' set slot {name!r}, which the pack does not define"
+                    return malformed(f"set slot {name!r}, which the pack does not define")
                 try:
                     value = coerce(self.pack.slots[name], raw.get("value"))
                 except SlotValueError as error:
-                    return f"action '{action}' set slot '{name}' to a value that does not fit: {error}"
-                events.append(SlotSet(name=name, value=value))
+                    return malformed(f"set slot '{name}' to a value that does not fit: {error}")
+                answer.events.append(SlotSet(name=name, value=value))
             elif kind == "reset_slots":
-                events.append(AllSlotsReset())
+                answer.events.append(AllSlotsReset())
             elif kind == "followup":
                 name = raw.get("name")
                 if name == ACTION_LISTEN:
                     continue
                 if not isinstance(name, str) or name not in self.pack.actions:
-                    return (
-                        f"action '{action}' asked to follow up with {name!r}, which the pack does not declare"
-                    )
-                followups.append(name)
+                    return malformed(f"asked to follow up with {name!r}, which the pack does not declare")
+                answer.followups.append(name)
             elif kind == "restart":
-                restart = True
+                answer.restart = True
             elif kind == "bot":
                 data = raw.get("data")
                 shown = dict(data) if isinstance(data, Mapping) else {}
-                events.append(BotUttered(text=raw.get("text"), data=shown, metadata={"action": action}))
+                answer.events.append(
+                    BotUttered(text=raw.get("text"), data=shown, metadata={"action": action})
+                )
             elif kind == "action":
                 continue  # the server's own bookkeeping
             else:
-                return f"action '{action}' returned event {kind!r}, which Parley does not apply"
-        said: list[BotUttered | str] = []
+                return malformed(f"returned event {kind!r}, which Parley does not apply")
         for response in result.responses:
             name = response.get("response") or response.get("template")
             if name:
                 if name not in self.pack.responses:
-                    return f"action '{action}' asked for response {name!r}, which the pack does not define"
-                said.append(str(name))
+                    return malformed(f"asked for response {name!r}, which the pack does not define")
+                answer.said.append(str(name))
                 continue
             data = {
                 k: response[k] for k in ("buttons", "image", "custom", "quick_replies") if response.get(k)
             }
-            said.append(BotUttered(text=response.get("text"), data=data, metadata={"action": action}))
-        self.emit(ActionExecuted(name=action, policy="flow"))
-        for event in events:
+            answer.said.append(BotUttered(text=response.get("text"), data=data, metadata={"action": action}))
+        return answer
+
+    def _apply(self, action: str, answer: ActionAnswer, *, policy: str) -> None:
+        self.emit(ActionExecuted(name=action, policy=policy))
+        for event in answer.events:
             self.emit(event)
-        for item in said:
+        for item in answer.said:
             if isinstance(item, str):
                 self.say(item)
             else:
                 self.emit(item)
-        if restart:
+        if answer.restart:
             self.restart()
-        return followups
 
     # -- handoff ---------------------------------------------------------------------------
     def handoff(

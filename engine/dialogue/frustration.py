@@ -218,6 +218,7 @@ def _sentiment(text: str) -> float:
     return float(_analyzer().polarity_scores(_OBFUSCATED.sub(_written_out, text))["compound"])
 
 
+@functools.lru_cache(maxsize=4096)  # each message is read again in the next few turns' windows
 def _read(text: str) -> _Message:
     text = _clean(text)
     lowered = text.lower()

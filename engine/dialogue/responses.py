@@ -11,15 +11,11 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
-
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
 
 from engine.dialogue.events import BotUttered
 from engine.dialogue.scope import Conditions, Scope
-from engine.packs.expressions import environment
+from engine.packs.expressions import compile_template
 from engine.packs.schema import Button, Variation
 
 log = logging.getLogger(__name__)
@@ -47,13 +43,10 @@ class ResponseRenderer:
             if (v.channel is None or v.channel == channel)
             and (v.condition is None or self.conditions.holds(v.condition, scope))
         ]
-        for preferred in (
-            [v for v in usable if v.channel is not None],
-            [v for v in usable if v.condition is not None],
-        ):
-            if preferred:
-                usable = preferred
-        return usable
+        written_for_channel = [v for v in usable if v.channel is not None]
+        usable = written_for_channel or usable
+        with_condition = [v for v in usable if v.condition is not None]
+        return with_condition or usable
 
     def render(
         self,
@@ -85,7 +78,7 @@ class ResponseRenderer:
         return None
 
     def render_text(self, source: str, scope: Scope) -> str:
-        return _template(source).render(**scope)
+        return compile_template(source).render(**scope)
 
     def _message(
         self, name: str, variation: Variation, scope: Scope, extra_buttons: Sequence[Mapping[str, str]]
@@ -104,17 +97,6 @@ class ResponseRenderer:
             data["custom"] = variation.custom
         text = self.render_text(variation.text, scope) if variation.text is not None else None
         return BotUttered(text=text, data=data, metadata={"utter_action": name})
-
-
-@lru_cache(maxsize=4096)
-def _template(source: str) -> Template:
-    """Each template is compiled once per process, whichever assistant says it."""
-    return _environment().from_string(source)
-
-
-@lru_cache(maxsize=1)
-def _environment() -> SandboxedEnvironment:
-    return environment()
 
 
 def _button(button: Button) -> dict[str, str]:

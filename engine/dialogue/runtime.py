@@ -44,7 +44,7 @@ from engine.dialogue.events import (
 )
 from engine.dialogue.executor import Executor
 from engine.dialogue.flows import FlowBook
-from engine.dialogue.frustration import assess_frustration
+from engine.dialogue.frustration import WINDOW, assess_frustration
 from engine.dialogue.policy import Decision, Policy, Turn, build_policies
 from engine.dialogue.responses import ResponseRenderer
 from engine.dialogue.scope import Conditions, Scope, build_scope
@@ -57,8 +57,6 @@ log = logging.getLogger(__name__)
 
 #: `/intent` or `/intent{"slot": "value"}`: a button payload.
 PAYLOAD = re.compile(r"^/(?P<intent>[a-z][a-z0-9_]*)(?P<data>\{.*\})?\s*$", re.DOTALL)
-#: Customer messages of the session that frustration looks at.
-FRUSTRATION_WINDOW = 5
 
 
 class HandoffStateError(Exception):
@@ -158,7 +156,7 @@ class Assistant:
             given=given,
             ranking={score.name: score.confidence for score in parse.ranking},
         )
-        recent = [*state.user_texts[-(FRUSTRATION_WINDOW - 1) :], text]
+        recent = [*state.user_texts[-(WINDOW - 1) :], text]
         mood = assess_frustration(recent, fallbacks=state.fallbacks + 1 if counted else 0)
         parse_data = {
             **parse.to_json(),
@@ -313,8 +311,8 @@ class Assistant:
         return next(iter(self.pack.queues), None)
 
     def clarification_options(self, turn: Turn, minimum: float = 0.0) -> list[str]:
-        """Intents worth offering in "did you mean ...?": the best-ranked ones that start a flow
-        (or that the pack's repair handles), at least `minimum` confident."""
+        """Intents worth offering in "did you mean ...?": the best-ranked ones (up to three) that
+        start a flow, at least `minimum` confident."""
         options: list[str] = []
         for score in turn.parse.get("intent_ranking", ()):
             name, confidence = score["name"], score["confidence"]

@@ -1,5 +1,7 @@
-"""Slot values: where they come from in a message, what type they must have, and the pack's
-checks (pattern, min, max, choices). Checks by a custom action are run by the runtime.
+"""Slot values: where they come from in a message, and the slot's type they are converted to.
+The pack's checks (pattern, min, max, choices) are `engine.packs.rules.slot_value_problem`, the
+same the validator applies to values written in the pack; checks by a custom action are run by
+the executor.
 """
 
 from __future__ import annotations
@@ -138,6 +140,9 @@ def coerce(slot: Slot, value: Any) -> Any:
         raise SlotValueError(f"{text!r} is not one of {', '.join(slot.values or ())}")
     if kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
         raise SlotValueError(f"{text!r} is not an email address")
+    choices = slot.validation.choices if slot.validation else None
+    if choices:  # the value as the pack writes it: "Monday" is the choice "monday"
+        text = next((str(c) for c in choices if str(c).lower() == text.lower()), text)
     if kind == "date":
         try:
             date.fromisoformat(text)
@@ -159,22 +164,3 @@ def _number(value: Any) -> float:
         except ValueError:
             pass
     raise SlotValueError(f"{value!r} is not a number")
-
-
-def check(slot: Slot, value: Any) -> str | None:
-    """Why `value` fails the slot's own checks (pattern, min, max, choices), or None."""
-    rules = slot.validation
-    if rules is None or value is None:
-        return None
-    if rules.pattern is not None and not re.fullmatch(rules.pattern, str(value)):
-        return f"{value!r} does not match the pattern {rules.pattern}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if rules.min is not None and value < rules.min:
-            return f"{value} is below the minimum {rules.min:g}"
-        if rules.max is not None and value > rules.max:
-            return f"{value} is above the maximum {rules.max:g}"
-    if rules.choices is not None:
-        allowed = {str(c).lower() for c in rules.choices}
-        if str(value).lower() not in allowed:
-            return f"{value!r} is not one of the choices"
-    return None

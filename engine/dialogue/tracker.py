@@ -175,17 +175,27 @@ class Tracker:
     ) -> None:
         self.sender_id = sender_id
         self.events: list[Event] = []
+        #: The events as JSON, kept as they are added: action calls send them every time.
+        self._json: list[dict[str, Any]] = []
         self.state = DialogueState(dict(initial_slots))
         for event in events:
             self.add(event)
 
     def add(self, event: Event) -> None:
         self.events.append(event)
+        self._json.append(event.to_json())
         self.state.apply(event)
 
-    def extend(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.add(event)
+    def with_slot(self, name: str, value: Any, *, timestamp: float) -> Tracker:
+        """A copy of this conversation with one more slot set, without replaying its events
+        (what a validation action is asked about). It shares the state's lists with this
+        tracker: read it, do not add to it."""
+        copy = Tracker.__new__(Tracker)
+        copy.sender_id = self.sender_id
+        copy.events, copy._json = list(self.events), list(self._json)
+        copy.state = dataclasses.replace(self.state, slots=dict(self.state.slots))
+        copy.add(SlotSet(name=name, value=value, timestamp=timestamp))
+        return copy
 
     def session_events(self) -> Sequence[Event]:
         """The events since the latest session start or restart."""
@@ -203,7 +213,7 @@ class Tracker:
             "sender_id": self.sender_id,
             "slots": dict(state.slots),
             "latest_message": dict(latest.parse_data) if latest else {},
-            "events": [event.to_json() for event in self.events],
+            "events": list(self._json),
             "paused": state.paused,
             "followup_action": None,
             "active_loop": {},

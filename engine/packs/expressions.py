@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 #: Top-level names visible to templates and conditions, with their meaning.
@@ -65,6 +65,12 @@ def compile_condition(source: str) -> Callable[..., Any]:
     return _shared().compile_expression(source, undefined_to_none=False)
 
 
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    """Compile a response template, once per process. Raises `TemplateSyntaxError`."""
+    return _shared().from_string(source)
+
+
 def condition_names(source: str) -> list[NameUse]:
     """The names a condition reads. Raises `TemplateSyntaxError` when it does not compile."""
     compile_condition(source)
@@ -107,6 +113,7 @@ __all__ = [
     "NameUse",
     "TemplateSyntaxError",
     "compile_condition",
+    "compile_template",
     "condition_names",
     "environment",
     "template_names",

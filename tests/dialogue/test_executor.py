@@ -144,7 +144,7 @@ responses:
             "{fill: [{text: true}], validation: {choices: [monday, friday]}}",
             ["tuesday"],
             "Friday",
-            "Friday",
+            "friday",  # stored as the pack writes the choice, so `slots.day == "friday"` holds
             id="choices",
         ),
     ],
@@ -724,3 +724,23 @@ def test_executor_validation_action_that_fails_keeps_the_value_and_says_so(
     chat.bot("checks_down", "done")
     assert chat.slots["order_id"] == "a12345"
     assert [(e.name, e.failure) for e in chat.of(ActionFailed)] == [("check_order", "timeout")]
+
+
+def test_executor_validation_answer_is_read_like_any_action_answer(make_chat: Callable[..., Chat]) -> None:
+    # A value that does not fit its slot makes the whole answer malformed: nothing of it is
+    # applied, the value is kept unchecked, and the failure response is said once.
+    stub = ActionStub(slots={"order_id": "A12345", "order_total": "a lot"})
+    chat = make_chat(CHECKED, CHECKED_READINGS, stubs={"check_order": stub})
+    chat.user("go")
+    chat.user("a12345")
+    chat.bot("checks_down", "done")
+    assert (chat.slots["order_id"], chat.slots["order_total"]) == ("a12345", None)
+    assert [(e.name, e.failure) for e in chat.of(ActionFailed)] == [("check_order", "malformed")]
+
+
+def test_executor_validation_action_may_speak(make_chat: Callable[..., Chat]) -> None:
+    stub = ActionStub(slots={"order_id": "A12345"}, responses=("Found it in the archive.",))
+    chat = make_chat(CHECKED, CHECKED_READINGS, stubs={"check_order": stub})
+    chat.user("go")
+    chat.user("a12345")
+    assert chat.texts[0] == "Found it in the archive."

@@ -33,6 +33,11 @@ responses:
       channel: webchat
     - text: On Slack.
       channel: slack
+  channel_over_condition:
+    - text: On webchat, for anyone.
+      channel: webchat
+    - text: Anywhere, for VIPs.
+      condition: slots.vip
   conditional:
     - text: Everyone.
     - text: VIPs.
@@ -148,6 +153,13 @@ def test_responses_prefer_the_channel_variation(
 ) -> None:
     assistant = make_assistant(RESPONSES, responses="{selection: random}")
     assert {render(assistant, "channels", channel=channel) for _ in range(10)} == {expected}
+
+
+def test_responses_prefer_the_channel_before_the_condition(make_assistant: Callable[..., Assistant]) -> None:
+    assistant = make_assistant(RESPONSES, responses="{selection: random}")
+    said = {render(assistant, "channel_over_condition", channel="webchat", vip=True) for _ in range(10)}
+    assert said == {"On webchat, for anyone."}
+    assert render(assistant, "channel_over_condition", channel="rest", vip=True) == "Anywhere, for VIPs."
 
 
 def test_responses_prefer_the_variation_whose_condition_holds(
