@@ -92,6 +92,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/frustration.py
 	$(BIN)/python benchmarks/dialogue.py
 	$(BIN)/python benchmarks/actions.py
+	$(BIN)/python benchmarks/server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models reports

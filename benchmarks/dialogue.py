@@ -41,7 +41,6 @@ import cProfile
 import gc
 import json
 import logging
-import math
 import os
 import resource
 import sys
@@ -60,7 +59,7 @@ os.environ["NUMEXPR_NUM_THREADS"] = "1"
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, percentile
 from engine.dialogue.actions import ActionStub, StubActionRunner
 from engine.dialogue.events import SessionStarted, SlotSet
 from engine.dialogue.runtime import PAYLOAD, Assistant
@@ -193,12 +192,6 @@ def time_nlu(pack: Pack, model: NluModel, messages: Sequence[tuple[str, float]])
         model.parse(text, now=moment)
         timings.append(time.perf_counter_ns() - started)
     return timings
-
-
-def percentile(ordered: Sequence[int], q: float) -> int:
-    """Nearest-rank percentile of already sorted samples: the ceil(q/100 * n)-th smallest."""
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def latency_figures(prefix: str, samples_ns: Sequence[int]) -> dict[str, float]:

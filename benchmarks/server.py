@@ -34,6 +34,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import percentile  # noqa: E402
 from engine.actions.process import free_port  # noqa: E402
 from engine.nlu import ModelStore  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
@@ -47,11 +48,6 @@ def scripts(pack_folder: Path) -> list[list[str]]:
         raise SystemExit(f"{pack_folder}: the pack has errors")
     found = [[s.user for s in test.steps if isinstance(s, UserStep)] for test in result.pack.tests]
     return [script for script in found if script]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 def main() -> None:
@@ -113,13 +109,16 @@ def run(
     url: str, server: subprocess.Popen[bytes], started: float, pack: Path, models: Path, messages: int
 ) -> dict[str, object]:
     session = requests.Session()
+    deadline = time.monotonic() + 120
     while True:
         if server.poll() is not None:
             raise SystemExit("parley run exited; see its log")
+        if time.monotonic() > deadline:
+            raise SystemExit("parley run did not answer /health within 120 s")
         try:
             if session.get(f"{url}/health", timeout=0.5).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.05)
     startup = time.perf_counter() - started
     ready = session.get(f"{url}/ready", timeout=10).json()["packs"]["retail"]
@@ -157,9 +156,9 @@ def run(
     return {
         "messages": len(samples),
         "conversations": len(conversations),
-        "rest_p50_ms": round(percentile(ms, 0.50), 2),
-        "rest_p90_ms": round(percentile(ms, 0.90), 2),
-        "rest_p99_ms": round(percentile(ms, 0.99), 2),
+        "rest_p50_ms": round(percentile(sorted(ms), 50), 2),
+        "rest_p90_ms": round(percentile(sorted(ms), 90), 2),
+        "rest_p99_ms": round(percentile(sorted(ms), 99), 2),
         "rest_mean_ms": round(sum(ms) / len(ms), 2),
         "startup_to_health_s (validate, train, load, bind)": round(startup, 2),
         "model_load_at_start_ms": round(ready["load_seconds"] * 1000, 1),

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from engine import __version__, cli_dialogue, cli_nlu, cli_serve
-from engine.cli_shared import pack_folders, print_result
+from engine.cli_shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, pack_folders, print_result
 from engine.config import ConfigError, load_config
 from engine.packs import CheckResult, check_pack
 from engine.packs.jsonschema import (
@@ -21,8 +21,6 @@ from engine.packs.jsonschema import (
     render,
     tests_json_schema,
 )
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from engine.cli_nlu import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _console, _load, _progress_bar
-from engine.cli_shared import pack_folders
+from engine.cli_nlu import _console, _load, _progress_bar
+from engine.cli_shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, pack_folders
 from engine.config import ConfigError, EngineConfig, load_config
 from engine.packs import Pack, PackInvalid
 
@@ -61,9 +61,9 @@ def _model(console: Console, config: EngineConfig, pack: Pack) -> NluModel | Non
 
     store = ModelStore(Path(config.models))
     try:
-        if not store.is_up_to_date(pack):
-            with _progress_bar(console, f"training {pack.name}") as report:
-                outcome = store.train(pack, progress=report)
+        with _progress_bar(console, f"training {pack.name}") as report:
+            outcome = store.train(pack, progress=report)  # skipped when the pack has not changed
+        if not outcome.skipped:
             console.print(f"[dim]trained {escape(pack.name)}: {escape(str(outcome.folder))}[/dim]")
         return store.load(pack.name)
     except PackInvalid as error:

@@ -18,14 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from engine.cli_shared import pack_folders, print_result
+from engine.cli_shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, pack_folders, print_result
 from engine.config import ConfigError, EngineConfig, load_config
 from engine.packs import CheckResult, Pack, PackInvalid, check_pack
 
 if TYPE_CHECKING:
     from engine.nlu import NluModel, ParseResult, TrainOutcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: Metrics `--fail-under` can gate on: all are fractions where higher is better.
 GATE_METRICS = (
@@ -101,6 +100,8 @@ def _load(console: Console, folder: Path, *, with_tests: bool = False) -> Pack |
     if result.pack is None or not result.ok():
         print_result(console, result, False)
         return None
+    for warning in result.warnings:  # a usable pack still shows what deserves a look
+        console.print(f"[yellow]{escape(warning.format())}[/yellow]")
     return result.pack
 
 

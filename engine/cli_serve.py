@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from engine.cli_nlu import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _console, _load, _print_training, _progress_bar
-from engine.config import ConfigError, EngineConfig, load_config
+from engine.cli_nlu import _console, _load, _print_training, _progress_bar
+from engine.cli_shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from engine.config import ACTION_SERVER_URL_VARIABLE, ConfigError, EngineConfig, load_config
 
 if TYPE_CHECKING:
     from engine.packs import Pack
@@ -233,7 +234,7 @@ def _serve(
         }
     )
     if action_url is not None:
-        os.environ["PARLEY_ACTION_SERVER_URL"] = action_url
+        os.environ[ACTION_SERVER_URL_VARIABLE] = action_url
     configure_logging(args.log_level)
     _print_urls(console, base, packs)
     uvicorn.run("engine.server.app:app_from_environment", factory=True, workers=args.workers, **options)

@@ -11,6 +11,9 @@ from rich.markup import escape
 from engine.config import load_config
 from engine.packs import CheckResult
 
+#: Exit codes of every `parley` command: done, something failed, the command line is wrong.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
 
 def pack_folders(args: argparse.Namespace) -> list[Path]:
     """The packs named on the command line, else those in config.yml, else every folder in domains/."""

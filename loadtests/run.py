@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,15 +27,10 @@ from pathlib import Path
 
 import requests
 
+from engine.actions.process import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -60,7 +54,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"parley run exited with {server.returncode}; see {folder / 'server.log'}")
+            raise SystemExit(f"parley run exited with {server.returncode}:\n{_tail(folder / 'server.log')}")
         try:
             if requests.get(f"{host}/ready", timeout=1).ok:
                 return server, host
@@ -68,7 +62,12 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
             pass
         time.sleep(0.5)
     stop(server)
-    raise SystemExit(f"parley run did not become ready within 120 s; see {folder / 'server.log'}")
+    raise SystemExit(f"parley run did not become ready within 120 s:\n{_tail(folder / 'server.log')}")
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    """The end of a log, printed because the scratch folder holding it is removed on exit."""
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
@@ -94,8 +93,13 @@ def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, f
         "--csv", str(prefix),
         "--only-summary",
     ]  # fmt: skip
-    subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
+    log = folder / "locust.log"
+    with open(log, "wb") as output:
+        done = subprocess.run(command, check=False, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    stats_file = Path(f"{prefix}_stats.csv")
+    if not stats_file.exists():
+        raise SystemExit(f"locust exited with {done.returncode} and wrote no statistics:\n{_tail(log)}")
+    with open(stats_file, encoding="utf-8") as stats:
         total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
     return {
         "users": users,

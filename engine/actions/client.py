@@ -16,7 +16,8 @@ the pack's failure path:
 | the circuit of this server is open | `circuit_open` | no |
 
 449 (the server needs the domain) is answered by sending the request again with the domain. The
-domain is sent with the first request and after a 449; other requests carry only its digest.
+domain is sent with the first request and after a 449; other requests carry only its digest,
+unless several packs share the server (`always_send_domain`): rasa_sdk keeps one domain.
 
 Retries wait `backoff`, then twice that, and so on; only actions the pack marks `idempotent`
 are retried, as often as their `retries` say. A circuit breaker per server stops calling a server
@@ -82,6 +83,7 @@ class HttpActionRunner:
         breaker: CircuitBreaker | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        always_send_domain: bool = False,
     ) -> None:
         self.pack = pack
         self.url = url
@@ -93,6 +95,9 @@ class HttpActionRunner:
         self.domain = rasa_domain(pack)
         self.digest = domain_digest(self.domain)
         self.version = _protocol_version()
+        # rasa_sdk keeps one domain per server: packs sharing a server would make each other's
+        # cached domain stale (a 449 and a second request per call), so they send it every time.
+        self._always_send_domain = always_send_domain
         self._domain_sent = False
         self._lock = threading.Lock()
 
@@ -138,7 +143,7 @@ class HttpActionRunner:
 
     def _call(self, action: str, payload: dict[str, Any], timeout: float) -> ActionResult | ActionServerError:
         with self._lock:
-            send_domain = not self._domain_sent
+            send_domain = self._always_send_domain or not self._domain_sent
         body = {**payload, "domain": self.domain} if send_domain else payload
         response = self._post(body, timeout)
         if isinstance(response, ActionServerError):

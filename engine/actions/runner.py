@@ -67,8 +67,15 @@ def http_action_runner(
     *,
     breaker: CircuitBreaker | None = None,
     session: requests.Session | None = None,
+    shared: bool = False,
 ) -> HttpActionRunner:
-    """A runner for `pack`'s custom actions on `url`, with the timeouts and breaker of config.yml."""
+    """A runner for `pack`'s custom actions on `url`, with the timeouts and breaker of config.yml.
+    `shared`: other packs call the same server (the domain is then sent with every call)."""
     return HttpActionRunner(
-        pack, url, timeout=settings.timeout, breaker=breaker or circuit_breaker(settings), session=session
+        pack,
+        url,
+        timeout=settings.timeout,
+        breaker=breaker or circuit_breaker(settings),
+        session=session,
+        always_send_domain=shared,
     )

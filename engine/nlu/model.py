@@ -91,16 +91,24 @@ class EntityExtractors:
     synonyms: Mapping[str, dict[str, str]]
     tagger: EntityTagger | None = None
 
-    def extract_rule_based(self, text: str) -> list[EntityMatch]:
-        """Matches of the regex, lookup and system extractors only (what intent features mask)."""
-        found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text)]
+    def extract_rule_based(self, text: str, *, now: datetime | None = None) -> list[EntityMatch]:
+        """Matches of the regex, lookup and system extractors only, overlaps resolved among
+        them: what intent features mask, at training and at parse time alike."""
+        found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text, now=now)]
         return resolve_overlaps(found, tuple(self.kinds))
 
     def extract(self, text: str, *, now: datetime | None = None) -> list[EntityMatch]:
-        found = [*self.regex.extract(text), *self.lookup.extract(text), *self.system.extract(text, now=now)]
+        return self.extract_both(text, now=now)[0]
+
+    def extract_both(
+        self, text: str, *, now: datetime | None = None
+    ) -> tuple[list[EntityMatch], list[EntityMatch]]:
+        """Every entity of the message, and the rule-based matches alone (see `extract_rule_based`),
+        from one run of the extractors."""
+        rule_based = self.extract_rule_based(text, now=now)
         learned = self.tagger.matches(text, self.synonyms) if self.tagger else []
-        found.extend(m for m in learned if self.kinds.get(m.entity) == "learned")
-        return _with_roles(resolve_overlaps(found, tuple(self.kinds)), learned)
+        found = [*rule_based, *(m for m in learned if self.kinds.get(m.entity) == "learned")]
+        return _with_roles(resolve_overlaps(found, tuple(self.kinds)), learned), rule_based
 
 
 def _with_roles(matches: Sequence[EntityMatch], learned: Sequence[EntityMatch]) -> list[EntityMatch]:
@@ -175,11 +183,9 @@ class NluModel:
                 reason="no_words",
             )
         # Cleaning keeps positions, so offsets found in the cleaned text point into the original.
-        entities = [
-            dataclasses.replace(m, text=text[m.start : m.end])
-            for m in self.entities.extract(cleaned, now=now)
-        ]
-        masked = mask_entities(cleaned, entities)
+        found, rule_based = self.entities.extract_both(cleaned, now=now)
+        entities = [dataclasses.replace(m, text=text[m.start : m.end]) for m in found]
+        masked = mask_entities(cleaned, rule_based)  # as in training: learned spans do not mask
         return self.decide(text, self._probabilities([masked])[0], entities)
 
     def decide(

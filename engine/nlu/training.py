@@ -255,11 +255,7 @@ def calibrate(cv: CrossValidation, labels: Sequence[str], pack: Pack) -> Calibra
     probabilities = softmax(cv.scores, temperature)
     result = answers(probabilities, cv.classes, truth)
     choice = choose_threshold(result.confidence, result.correct, result.in_scope, fallback.target_precision)
-    thresholds = Thresholds(
-        default=choice.threshold if fallback.threshold == "auto" else fallback.threshold,
-        per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
-        ambiguity_margin=fallback.ambiguity_margin,
-    )
+    thresholds = thresholds_in_use(pack, choice)
     class_correct = probabilities.argmax(axis=1) == label_index
     in_scope = result.in_scope
     metrics: dict[str, Any] = {
@@ -282,15 +278,21 @@ def calibrate(cv: CrossValidation, labels: Sequence[str], pack: Pack) -> Calibra
 NO_EVIDENCE_THRESHOLD = 0.5
 
 
-def _uncalibrated(cv: CrossValidation, pack: Pack) -> Calibration:
-    """Calibration of a pack whose intents have one example each: no cross-validation."""
+def thresholds_in_use(pack: Pack, choice: ThresholdChoice) -> Thresholds:
+    """The pack's thresholds: its number, or the auto choice; intents' own thresholds."""
     fallback = pack.settings.fallback
-    choice = ThresholdChoice(NO_EVIDENCE_THRESHOLD, fallback.target_precision, 0.0, 0.0, False)
-    thresholds = Thresholds(
+    return Thresholds(
         default=choice.threshold if fallback.threshold == "auto" else fallback.threshold,
         per_intent={n: i.threshold for n, i in pack.intents.items() if i.threshold is not None},
         ambiguity_margin=fallback.ambiguity_margin,
     )
+
+
+def _uncalibrated(cv: CrossValidation, pack: Pack) -> Calibration:
+    """Calibration of a pack whose intents have one example each: no cross-validation."""
+    fallback = pack.settings.fallback
+    choice = ThresholdChoice(NO_EVIDENCE_THRESHOLD, fallback.target_precision, 0.0, 0.0, False)
+    thresholds = thresholds_in_use(pack, choice)
     empty = np.zeros((0, len(cv.classes)))
     metrics: dict[str, Any] = {
         "folds": cv.folds,

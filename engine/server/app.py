@@ -210,7 +210,12 @@ def build_app(
         if previous is not None and previous.pack is pack:
             return previous.assistant.actions  # same pack, same domain: keep the runner
         runner = http_action_runner(
-            pack, settings, url, breaker=breaker, session=sessions[0] if sessions else None
+            pack,
+            settings,
+            url,
+            breaker=breaker,
+            session=sessions[0] if sessions else None,
+            shared=len(packs) > 1,
         )
         if not sessions:
             sessions.append(runner.session)

@@ -239,3 +239,12 @@ def test_an_unexpected_error_inside_the_client_is_a_failure_not_an_exception(pac
     result = client.run("lookup_order", tracker())
     assert result.failure == "error" and "TypeError" in result.message
     assert breaker.allow(), "the circuit still lets calls through"
+
+
+def test_packs_sharing_a_server_send_the_domain_every_time(pack: Pack) -> None:
+    script = Script([Answer(body={})])
+    with fake_action_server(script) as url:
+        client = runner(pack, url, always_send_domain=True)
+        client.run("lookup_order", tracker())
+        client.run("lookup_order", tracker())
+    assert ["domain" in r for r in script.requests] == [True, True]
