@@ -115,7 +115,8 @@ class Executor:
             self.emit(message)
 
     # -- decisions ---------------------------------------------------------------------------
-    def carry_out(self, decision: Decision, found: Mapping[str, Candidate], top_before: Frame | None) -> None:
+    def carry_out(self, decision: Decision, found: Mapping[str, Candidate], pending: str | None) -> None:
+        """`pending`: the slot a question was waiting for when the message came (`Turn.asking`)."""
         kind = decision.kind
         asking = decision.slot if kind == "answer" else None
         corrected = decision.slot if kind == "correct" else None
@@ -123,7 +124,6 @@ class Executor:
         # pending: it answers that question, so other decisions do not store it ("help" is not
         # a delivery address; "no, I meant B54321" asks again whether to cancel the new order).
         # A correction may come with a free-text answer ("black screen, ..." names a device).
-        pending = self._pending_slot(top_before)
         answer_only = {
             name
             for name, c in found.items()
@@ -173,13 +173,6 @@ class Executor:
         elif kind == "rephrase":
             self.say("ask_rephrase")
             self.reask()
-
-    def _pending_slot(self, frame: Frame | None) -> str | None:
-        """The slot the collect step at `frame` waits for, if it waits."""
-        if frame is None or not frame.waiting:
-            return None
-        step = self.flows[frame.flow].instrs[frame.pc].step
-        return step.collect if isinstance(step, CollectStep) else None
 
     def _fill_any_time(self, found: Mapping[str, Candidate], skip: set[str | None]) -> None:
         """Values a message offers for slots nobody asked about (entity rules that fill at any time)."""
@@ -283,9 +276,7 @@ class Executor:
             if pc is not None:
                 frame.pc, frame.waiting, frame.retries = pc, False, 0
                 break
-            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason="correction"))
-            self.stack.pop()
-            self._reset_slots(frame.flow)
+            self._end_top(cancelled="correction")
         self.run()
 
     # -- flows -----------------------------------------------------------------------------
@@ -319,27 +310,31 @@ class Executor:
 
     def cancel_all(self, reason: str) -> None:
         while self.stack:
-            frame = self.stack.pop()
-            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason=reason))
-            self._reset_slots(frame.flow)
+            self._end_top(cancelled=reason)
 
     def cancel(self, reason: str) -> None:
         """Cancel the top flow and the flows that called it; an interrupted flow below resumes
         at the next `run`."""
-        while self.stack:
-            frame = self.stack.pop()
-            self.emit(FlowCancelled(flow_id=frame.flow, step_id=self._label(frame), reason=reason))
-            self._reset_slots(frame.flow)
-            if not frame.called:
-                break
+        while self.stack and self._end_top(cancelled=reason).called:
+            pass
 
     def finish(self) -> None:
         """The top flow completed: return to its caller, or resume an interrupted flow."""
-        frame = self.stack.pop()
-        self.emit(FlowCompleted(flow_id=frame.flow, step_id=self._label(frame)))
-        self._reset_slots(frame.flow)
+        frame = self._end_top()
         if frame.called and self.stack:
             self.stack[-1].pc += 1
+
+    def _end_top(self, *, cancelled: str | None = None, step_id: str | None = None) -> Frame:
+        """Take the top flow off the stack, say how it ended (completed, or cancelled for a
+        reason), and clear its `reset_slots`."""
+        frame = self.stack.pop()
+        step = step_id or self._label(frame)
+        if cancelled is None:
+            self.emit(FlowCompleted(flow_id=frame.flow, step_id=step))
+        else:
+            self.emit(FlowCancelled(flow_id=frame.flow, step_id=step, reason=cancelled))
+        self._reset_slots(frame.flow)
+        return frame
 
     def _resume_if_interrupted(self) -> None:
         below = self.stack[-1]
@@ -413,9 +408,7 @@ class Executor:
                 frame.pc = instr.target
             elif instr.op == "link":
                 assert isinstance(step, LinkStep)
-                self.stack.pop()
-                self.emit(FlowCompleted(flow_id=frame.flow, step_id=instr.label))
-                self._reset_slots(frame.flow)
+                self._end_top(step_id=instr.label)
                 self.stack.append(Frame(step.link, called=frame.called))
                 self.emit(FlowStarted(flow_id=step.link))
             elif instr.op == "call":

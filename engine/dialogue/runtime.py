@@ -142,7 +142,6 @@ class Assistant:
             return TurnResult(tuple(tracker.events[start:]), None)
 
         parse, given = self.read(text, now)
-        top = state.top
         asking = self._asking(tracker)
         intent = None if parse.out_of_scope else parse.intent
         counted = intent is None and asking is None
@@ -208,7 +207,7 @@ class Assistant:
             )
         )
         executor = Executor(self, tracker, channel=channel, now=now)
-        executor.carry_out(decision, found, top)
+        executor.carry_out(decision, found, asking)
         if not tracker.state.paused:
             after = self._after_steps(tracker, channel, turn)
             if after is not None:
@@ -217,7 +216,7 @@ class Assistant:
                         policy=after.policy, decision=after.describe(), reason=after.reason, timestamp=now
                     )
                 )
-                executor.carry_out(after, {}, tracker.state.top)
+                executor.carry_out(after, {}, None)
         executor.save_stack()
         return TurnResult(tuple(tracker.events[start:]), decision)
 
