@@ -13,7 +13,9 @@ Logs are JSON lines on stderr. Ctrl-C stops the server and the action server it 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -59,6 +61,21 @@ def add_commands(commands: Any) -> None:
     )
     run.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default: info")
     run.set_defaults(handler=_run)
+
+    agent = commands.add_parser(
+        "agent-token", help="make a login token for an agent of the console, and its config.yml entry"
+    )
+    agent.add_argument("agent", type=_agent_id, help="the agent's id (login name), e.g. alice")
+    agent.add_argument("--name", help="the name customers see (default: the id, capitalized)")
+    agent.set_defaults(handler=_agent_token)
+
+
+def _agent_id(text: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_.-]{0,63}", text):
+        raise argparse.ArgumentTypeError(
+            f"an agent id is 1 to 64 lower-case letters, digits and _.- starting with a letter, not {text!r}"
+        )
+    return text
 
 
 def _port(text: str) -> int:
@@ -219,7 +236,7 @@ def _serve(
         except (ModelError, PackInvalid, StoreError, ValueError) as error:
             console.print(f"[red]parley run: {escape(str(error))}[/red]")
             return EXIT_FAILED
-        _print_urls(console, base, packs)
+        _print_urls(console, base, packs, config)
         uvicorn.run(app, **options)
         return EXIT_OK
     # Worker processes build the app themselves from the environment.
@@ -236,15 +253,32 @@ def _serve(
     if action_url is not None:
         os.environ[ACTION_SERVER_URL_VARIABLE] = action_url
     configure_logging(args.log_level)
-    _print_urls(console, base, packs)
+    _print_urls(console, base, packs, config)
     uvicorn.run("engine.server.app:app_from_environment", factory=True, workers=args.workers, **options)
     return EXIT_OK
 
 
-def _print_urls(console: Console, base: str, packs: list[Pack]) -> None:
+def _print_urls(console: Console, base: str, packs: list[Pack], config: EngineConfig) -> None:
     names = ", ".join(pack.name for pack in packs)
     console.print(f"[bold]serving {escape(names)}[/bold] (default: {escape(packs[0].name)})")
     console.print(f"  web chat:      [bold]{base}/[/bold]")
+    agents = ", ".join(config.handoff.agents) or "none configured: see `parley agent-token`"
+    console.print(f"  agent console: [bold]{base}/console[/bold] (agents: {escape(agents)})")
     console.print(f"  REST channel:  {base}/webhooks/rest/webhook")
     console.print(f"  API docs:      {base}/docs")
     console.file.flush()
+
+
+def _agent_token(args: argparse.Namespace) -> int:
+    """Print a new login token for an agent, and the config.yml entry that lets them in."""
+    from engine.handoff.agents import new_token, token_hash
+
+    token = new_token()
+    name = args.name or args.agent.replace("_", " ").title()
+    print(f"token for {args.agent} (give it to them; it is not stored anywhere): {token}")
+    print("add under handoff.agents in config.yml:")
+    print(f"    {args.agent}:")
+    print(f"      name: {json.dumps(name)}")
+    print(f"      token_sha256: {token_hash(token)}")
+    print('      queues: ["*"]')
+    return EXIT_OK

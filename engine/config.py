@@ -95,6 +95,74 @@ class ServerConfig(BaseModel):
     )
 
 
+class AgentConfig(BaseModel):
+    """A person who works the agent console. The token itself is never stored: only its
+    SHA-256 (`parley agent-token <id>` makes a token and prints the line to paste)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="The name customers and colleagues see, e.g. 'Alice'.")
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the agent's login token."
+    )
+    queues: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Queues the agent works (a queue name, 'pack/queue', or '*' for every queue).",
+    )
+
+
+class WebhookConfig(BaseModel):
+    """A helpdesk (Zendesk-like) told about tickets: JSON POSTs signed with a shared secret."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="Where the notifications are POSTed (http or https).")
+    secret_variable: str = Field(
+        "PARLEY_HANDOFF_WEBHOOK_SECRET",
+        description="Environment variable holding the shared secret the body is signed with.",
+    )
+    events: list[str] = Field(
+        default_factory=lambda: ["ticket.created"],
+        description="Which ticket events to send: ticket.created, ticket.claimed, ticket.transferred, "
+        "ticket.reprioritized, ticket.handed_back, ticket.closed, ticket.expired, or '*'.",
+    )
+    timeout: float = Field(10.0, gt=0, le=120, description="Seconds to wait for the receiver.")
+    max_attempts: int = Field(
+        20, ge=1, le=40, description="Attempts before a notification is given up (20: about 2.5 hours)."
+    )
+
+
+DEFAULT_RESOLUTIONS = {
+    "resolved": "The customer's problem was solved.",
+    "follow_up": "Solved for now; the team follows up outside the chat.",
+    "redirected": "The customer was sent elsewhere (phone, email, a store).",
+    "no_response": "The customer stopped answering.",
+    "duplicate": "Another ticket covers the same request.",
+    "spam": "Not a real request.",
+}
+
+
+class HandoffConfig(BaseModel):
+    """The handoff desk: agents of the console, ticket expiry, and the outbound webhook."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agents: dict[str, AgentConfig] = Field(
+        default_factory=dict, description="Agent id (the login name) -> the agent."
+    )
+    expire_after_hours: float = Field(
+        72.0, gt=0, description="A ticket nobody claimed for this long expires and the bot takes over."
+    )
+    sweep_seconds: float = Field(
+        15.0, gt=0, le=3600, description="How often waiting tickets are checked against their limits."
+    )
+    resolutions: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RESOLUTIONS),
+        description="Resolution codes an agent closes a ticket with -> what each means.",
+    )
+    webhook: WebhookConfig | None = Field(None, description="An external helpdesk told about tickets.")
+
+
 class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -107,6 +175,9 @@ class EngineConfig(BaseModel):
     stores: StoresConfig = Field(default_factory=StoresConfig, description="Tracker and lock stores.")
     action_server: ActionServerConfig = Field(
         default_factory=ActionServerConfig, description="The custom action server (Rasa SDK protocol)."
+    )
+    handoff: HandoffConfig = Field(
+        default_factory=HandoffConfig, description="Human handoff: the agent console and tickets."
     )
     policies: list[str] = Field(
         default_factory=lambda: ["escalation", "repair", "flow", "fallback"],

@@ -216,6 +216,15 @@ class HandoffAccepted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HandoffTransferred(Event):
+    """The conversation waits in another queue, for whoever claims it there."""
+
+    KIND = "handoff_transferred"
+    queue: str
+    agent: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class HandoffEnded(Event):
     """The person handed the conversation back. `resume`: continue the interrupted flow;
     otherwise the flows are ended."""
@@ -255,6 +264,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CollectExhausted,
         HandoffRequested,
         HandoffAccepted,
+        HandoffTransferred,
         HandoffEnded,
         RuleReleased,
     )

@@ -297,9 +297,20 @@ class Executor:
             self.run()
 
     def resume_after_handoff(self) -> None:
-        """Go on with the flow a handoff interrupted, where it stopped."""
+        """Go on with the flow a handoff interrupted, where it stopped. A handoff from a collect
+        step's `on_exhausted` block goes back to that question, with its retries afresh: the
+        flow needs the answer it could not get (the person may have helped the customer give
+        it), and the steps after it must not run without it."""
         top = self.stack[-1]
-        self.emit(FlowResumed(flow_id=top.flow, step_id=self._label(top)))
+        label = self._label(top)
+        if label is not None and ".on_exhausted." in label:
+            owner = label.rsplit(".on_exhausted.", 1)[0]
+            program = self.flows[top.flow]
+            step = next((i for i, instr in enumerate(program.instrs) if instr.label == owner), None)
+            if step is not None:
+                top.pc, top.retries = step, 0
+                label = owner
+        self.emit(FlowResumed(flow_id=top.flow, step_id=label))
         top.interrupted, top.waiting = False, False
         self.run()
 

@@ -36,6 +36,7 @@ from engine.dialogue.events import (
     HandoffAccepted,
     HandoffEnded,
     HandoffRequested,
+    HandoffTransferred,
     PolicyDecided,
     RuleReleased,
     SessionStarted,
@@ -227,6 +228,51 @@ class Assistant:
             raise HandoffStateError(f"conversation {tracker.sender_id} has no open handoff to accept")
         start = len(tracker.events)
         tracker.add(HandoffAccepted(agent=agent, timestamp=self.clock()))
+        return TurnResult(tuple(tracker.events[start:]), None)
+
+    def transfer_handoff(self, tracker: Tracker, queue: str, agent: str | None = None) -> TurnResult:
+        """The open handoff now waits in `queue`, unclaimed."""
+        if tracker.state.handoff is None:
+            raise HandoffStateError(f"conversation {tracker.sender_id} has no open handoff to transfer")
+        start = len(tracker.events)
+        tracker.add(HandoffTransferred(queue=queue, agent=agent, timestamp=self.clock()))
+        return TurnResult(tuple(tracker.events[start:]), None)
+
+    def agent_said(self, tracker: Tracker, text: str, *, agent: str, agent_name: str) -> TurnResult:
+        """A person's message to the customer, kept in the conversation like the bot's (its
+        metadata names the agent)."""
+        start = len(tracker.events)
+        tracker.add(
+            BotUttered(
+                text=text,
+                metadata={"agent": agent, "agent_name": agent_name},
+                timestamp=self.clock(),
+            )
+        )
+        return TurnResult(tuple(tracker.events[start:]), None)
+
+    def notice(
+        self,
+        tracker: Tracker,
+        response: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        channel: str = "rest",
+        default: str | None = None,
+        at: float | None = None,
+    ) -> TurnResult:
+        """Say the pack's `response` outside a turn (the handoff desk's notices: the place in
+        the queue, an agent joined, ...). A pack without that response says `default` (a Jinja
+        template with `context`), or nothing when there is none. `at`: the time of the
+        message (a notice added to a customer's turn has the turn's time)."""
+        start = len(tracker.events)
+        now = self.clock() if at is None else at
+        if response in self.pack.responses:
+            executor = Executor(self, tracker, channel=channel, now=now)
+            executor.say(response, context)
+        elif default is not None:
+            text = self.renderer.render_text(default, {"context": dict(context or {})})
+            tracker.add(BotUttered(text=text, metadata={"utter_action": response}, timestamp=now))
         return TurnResult(tuple(tracker.events[start:]), None)
 
     def end_handoff(

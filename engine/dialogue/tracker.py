@@ -25,6 +25,7 @@ from engine.dialogue.events import (
     HandoffAccepted,
     HandoffEnded,
     HandoffRequested,
+    HandoffTransferred,
     Restarted,
     RuleReleased,
     SessionStarted,
@@ -81,6 +82,8 @@ class DialogueState:
     intent_trail: list[str] = field(default_factory=list)
     #: The open handoff, if any: while it is set the bot does not answer.
     handoff: HandoffRequested | None = None
+    #: The queue the open handoff waits in (the request's, or the one it was transferred to).
+    handoff_queue: str | None = None
     handoff_agent: str | None = None
     #: Escalation rules that fired and still match (they do not fire again until released).
     latched_rules: set[int] = field(default_factory=set)
@@ -106,11 +109,11 @@ class DialogueState:
         return self.handoff is not None
 
     def _reset(self) -> None:
-        keep = (self.handoff, self.handoff_agent, self.escalations)
+        keep = (self.handoff, self.handoff_queue, self.handoff_agent, self.escalations)
         fresh = DialogueState(self.initial_slots)
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(fresh, f.name))
-        self.handoff, self.handoff_agent, self.escalations = keep
+        self.handoff, self.handoff_queue, self.handoff_agent, self.escalations = keep
 
     def apply(self, event: Event) -> None:
         self.last_event_time = event.timestamp
@@ -151,14 +154,19 @@ class DialogueState:
             self.stack = [Frame.from_json(frame) for frame in event.frames]
         elif isinstance(event, HandoffRequested):
             self.handoff = event
+            self.handoff_queue = event.queue
             self.handoff_agent = None
             self.escalations += 1
             if event.rule is not None:
                 self.latched_rules.add(event.rule)
         elif isinstance(event, HandoffAccepted):
             self.handoff_agent = event.agent
+        elif isinstance(event, HandoffTransferred):
+            self.handoff_queue = event.queue
+            self.handoff_agent = None
         elif isinstance(event, HandoffEnded):
             self.handoff = None
+            self.handoff_queue = None
             self.handoff_agent = None
         elif isinstance(event, RuleReleased):
             self.latched_rules.discard(event.rule)

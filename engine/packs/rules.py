@@ -152,6 +152,21 @@ SYSTEM_RESPONSES: dict[str, SystemResponse] = {
 }
 
 
+#: Responses the handoff desk says (engine/handoff/desk.py); a pack without them gets short
+#: built-in texts, so they are never missing, and a pack that defines them uses them.
+DESK_RESPONSES = frozenset(
+    {
+        "handoff_queue_position",
+        "handoff_waiting",
+        "handoff_agent_joined",
+        "handoff_transferred",
+        "handoff_returned",
+        "handoff_closed",
+        "handoff_expired",
+    }
+)
+
+
 # -- intents and training data ---------------------------------------------------------------
 def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
@@ -926,7 +941,7 @@ def session_carry_over_slots_exist(check: Check) -> Iterator[Diagnostic]:
 def nothing_unused(check: Check) -> Iterator[Diagnostic]:
     """Warn about responses and actions this pack defines that nothing uses."""
     pack = check.pack
-    used_responses = set(SYSTEM_RESPONSES)
+    used_responses = set(SYSTEM_RESPONSES) | DESK_RESPONSES
     used_actions: set[str] = set()
     for flow in pack.flows.values():
         for step, _ in walk_steps(flow.steps):

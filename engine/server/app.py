@@ -10,9 +10,10 @@ import gc
 import importlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio.to_thread
@@ -20,14 +21,19 @@ import requests
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.config import EngineConfig, load_config
+from engine.config import EngineConfig, HandoffConfig, load_config
 from engine.dialogue.actions import ActionResult, ActionRunner
 from engine.dialogue.policy import build_policies
 from engine.dialogue.runtime import Assistant
 from engine.dialogue.tracker import Tracker
+from engine.handoff.agents import AgentDirectory
+from engine.handoff.desk import HandoffDesk
+from engine.handoff.live import LiveChannels
+from engine.handoff.store import InMemoryTicketStore, TicketStore
+from engine.handoff.webhook import WebhookDispatcher
 from engine.nlu import ModelStore, NluModel
 from engine.packs import Pack
-from engine.server import api, health, rest
+from engine.server import api, console, health, rest
 from engine.server.boundary import BodyGuardMiddleware, RequestContextMiddleware
 from engine.server.errors import install_error_handlers
 from engine.server.logs import configure_logging
@@ -85,21 +91,48 @@ class ServerSettings:
     turn_threads: int = TURN_THREADS
 
 
+@dataclass(frozen=True)
+class HandoffSetup:
+    """The handoff desk's parts: where tickets are kept, the agents of the console, how customers'
+    open connections hear of agents' messages, and config.yml's handoff section."""
+
+    tickets: TicketStore = field(default_factory=InMemoryTicketStore)
+    agents: AgentDirectory = field(default_factory=lambda: AgentDirectory({}))
+    live: LiveChannels = field(default_factory=LiveChannels)
+    config: HandoffConfig = field(default_factory=HandoffConfig)
+    #: Delivers the outbound webhook's notifications (None: no webhook configured).
+    webhook: WebhookDispatcher | None = None
+    #: The desk's clock (tests give the assistants' fake one).
+    clock: Callable[[], float] = time.time
+
+
 def create_app(
     registry: AssistantRegistry,
     trackers: TrackerStore,
     locks: LockStore,
     settings: ServerSettings | None = None,
     *,
+    handoff: HandoffSetup | None = None,
     on_close: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """The app serving `registry`'s assistants. The stores (and `on_close`) are closed when the
     app shuts down. `app.state` holds `conversations` (the ConversationService), `turns` (the
-    TurnRunner channels use), `registry`, `metrics` and `settings`."""
+    TurnRunner channels use), `desk` (the HandoffDesk), `registry`, `metrics` and `settings`."""
     settings = settings or ServerSettings()
+    handoff = handoff or HandoffSetup()
     metrics = Metrics()
     service = ConversationService(
         registry.assistant, registry.names, trackers, locks, lock_wait=settings.lock_wait
+    )
+    desk = HandoffDesk(
+        handoff.tickets,
+        service,
+        handoff.agents,
+        live=handoff.live,
+        resolutions=handoff.config.resolutions,
+        expire_after_seconds=handoff.config.expire_after_hours * 3600,
+        webhook=handoff.config.webhook,
+        clock=handoff.clock,
     )
     turns = TurnRunner(service, metrics, threads=settings.turn_threads)
     for name in registry.names:
@@ -112,17 +145,21 @@ def create_app(
         # thousands of objects and stall a turn for tens of milliseconds now and then.
         gc.collect()
         gc.freeze()
-        watcher = None
+        tasks = [asyncio.create_task(_sweep_tickets(desk, handoff.config.sweep_seconds))]
         if settings.reload_interval:
-            watcher = asyncio.create_task(_watch_models(registry, metrics, settings.reload_interval))
+            tasks.append(asyncio.create_task(_watch_models(registry, metrics, settings.reload_interval)))
+        if handoff.webhook is not None:
+            handoff.webhook.start()
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            for close in (trackers.close, locks.close, *on_close):
+                    await task
+            stop_webhook = [handoff.webhook.stop] if handoff.webhook is not None else []
+            closing = (*stop_webhook, handoff.live.close, handoff.tickets.close, trackers.close, locks.close)
+            for close in (*closing, *on_close):
                 try:
                     close()
                 except Exception:
@@ -130,6 +167,7 @@ def create_app(
 
     app = FastAPI(title="Parley", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.conversations = service
+    app.state.desk = desk
     app.state.turns = turns
     app.state.registry = registry
     app.state.metrics = metrics
@@ -138,6 +176,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(api.router)
+    app.include_router(console.analytics_router)
+    app.include_router(console.page_router)
+    app.include_router(console.router)
     _include_webchat(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids on every answer
@@ -152,6 +193,19 @@ def _include_webchat(app: FastAPI) -> None:
             raise
         return
     app.include_router(webchat.router)
+
+
+async def _sweep_tickets(desk: HandoffDesk, interval: float) -> None:
+    """Apply the queues' wait limits and expire abandoned tickets, every `interval` seconds."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await anyio.to_thread.run_sync(desk.sweep)
+        except Exception:
+            log.exception("checking waiting tickets failed (tried again in %g s)", interval)
+            continue
+        if report.reprioritized or report.expired:
+            log.info("waiting tickets: %d reprioritized, %d expired", report.reprioritized, report.expired)
 
 
 async def _watch_models(registry: AssistantRegistry, metrics: Metrics, interval: float) -> None:
@@ -246,7 +300,40 @@ def build_app(
         for session in sessions:
             session.close()
 
-    return create_app(registry, trackers, locks, app_settings, on_close=[close_sessions])
+    try:
+        handoff = handoff_setup(config, trackers)
+    except Exception:
+        trackers.close()
+        locks.close()
+        raise
+    return create_app(registry, trackers, locks, app_settings, handoff=handoff, on_close=[close_sessions])
+
+
+def handoff_setup(config: EngineConfig, trackers: TrackerStore) -> HandoffSetup:
+    """Tickets in the tracker store's database (in memory beside a memory:// tracker store);
+    live pushes through Redis when the lock store is Redis (several workers), else in-process;
+    the webhook when config.yml has one. Raises `ValueError` for a webhook without its secret."""
+    from engine.handoff.agents import AgentDirectory
+    from engine.stores.factory import is_in_process
+    from engine.stores.sql import SqlTrackerStore
+
+    tickets: TicketStore
+    if isinstance(trackers, SqlTrackerStore):
+        from engine.handoff.sql import SqlTicketStore
+
+        tickets = SqlTicketStore(trackers)
+    else:
+        tickets = InMemoryTicketStore()
+    live: LiveChannels
+    if is_in_process(config.stores):
+        live = LiveChannels()
+    else:
+        from engine.handoff.live import RedisLiveChannels
+
+        live = RedisLiveChannels(config.stores.lock_url())
+    settings = config.handoff
+    webhook = WebhookDispatcher.from_config(tickets, settings.webhook) if settings.webhook else None
+    return HandoffSetup(tickets, AgentDirectory(settings.agents), live, settings, webhook)
 
 
 def app_from_environment() -> FastAPI:

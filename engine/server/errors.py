@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.dialogue.runtime import HandoffStateError
+from engine.handoff.tickets import TicketError
 from engine.server.logs import REQUEST_ID
 from engine.server.service import UnknownPack
 from engine.stores.base import ConcurrentWrite, LockTimeout, StoreError
@@ -93,6 +94,8 @@ def _from_exception(error: Exception) -> ApiError:
         return error
     if isinstance(error, UnknownPack):
         return ApiError(404, "unknown_pack", str(error))
+    if isinstance(error, TicketError):
+        return ApiError(error.status, error.code, str(error))
     if isinstance(error, HandoffStateError):
         return ApiError(409, "no_open_handoff", str(error))
     if isinstance(error, LockTimeout):  # a lock taken outside the turn runner (which names the conversation)
@@ -176,5 +179,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     # Other exceptions are bugs: RequestContextMiddleware answers them with internal_error.
-    for kind in (ApiError, UnknownPack, HandoffStateError, StoreError):
+    for kind in (ApiError, UnknownPack, HandoffStateError, TicketError, StoreError):
         app.add_exception_handler(kind, api_error)

@@ -87,6 +87,7 @@ async def _answer(turns: TurnRunner, pack: str, body: RestMessage, stream: bool)
         metric_channel="rest",
         metadata=body.metadata,
         message_id=body.message_id,
+        catch_up=True,  # REST cannot push: an agent's replies come with the next message
     )
     if stream:
         lines = "".join(json.dumps(message, ensure_ascii=False) + "\n" for message in reply.messages)

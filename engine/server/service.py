@@ -9,14 +9,17 @@ processed twice. Channels (REST, web chat, messengers) all go through it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from engine.dialogue.events import BotUttered, Event, UserUttered
 from engine.dialogue.runtime import Assistant, TurnResult
 from engine.dialogue.tracker import Tracker
 from engine.stores.base import LockStore, TrackerStore
+
+log = logging.getLogger(__name__)
 
 
 class UnknownPack(LookupError):
@@ -34,8 +37,20 @@ class Reply:
     replayed: bool = False
 
 
+class TurnHooks(Protocol):
+    """What the handoff desk does around a customer's turn (see engine.handoff.desk): under the
+    conversation's lock before and after the runtime, and once the turn's events are stored."""
+
+    def before_turn(self, assistant: Assistant, tracker: Tracker, channel: str) -> None: ...
+
+    def after_turn(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None: ...
+
+    def committed(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None: ...
+
+
 def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
-    """One bot message as Rasa's REST channel answers it."""
+    """One bot message as Rasa's REST channel answers it (a person's message also names them in
+    `agent`, which REST clients that do not know it ignore)."""
     out: dict[str, Any] = {"recipient_id": recipient_id}
     if message.text is not None:
         out["text"] = message.text
@@ -43,7 +58,23 @@ def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
         value = message.data.get(key)
         if value:
             out[key] = value
+    agent = message.metadata.get("agent_name")
+    if isinstance(agent, str) and agent:
+        out["agent"] = agent
     return out
+
+
+def sent_meanwhile(events: Sequence[Event]) -> list[BotUttered]:
+    """Messages said to the customer outside their turns since their latest message (an agent's
+    replies, the bot taking over again): a channel that cannot push them (REST) answers them
+    with the customer's next message. A turn's own messages have its message's time."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if isinstance(event, UserUttered):
+            return [
+                e for e in events[index + 1 :] if isinstance(e, BotUttered) and e.timestamp != event.timestamp
+            ]
+    return []
 
 
 def _turn_of(events: list[Event], message_id: str) -> TurnResult | None:
@@ -78,6 +109,8 @@ class ConversationService:
         self.trackers = trackers
         self.locks = locks
         self.lock_wait = lock_wait
+        #: The handoff desk, when the server has one (it attaches itself).
+        self.desk: TurnHooks | None = None
 
     @property
     def default_pack(self) -> str:
@@ -97,9 +130,13 @@ class ConversationService:
         channel: str,
         metadata: Mapping[str, Any] | None = None,
         message_id: str | None = None,
+        catch_up: bool = False,
     ) -> Reply:
         """Process one customer message; raises `LockTimeout` when the conversation stays busy
-        and `StoreError` when the store fails (nothing is then persisted or answered)."""
+        and `StoreError` when the store fails (nothing is then persisted or answered).
+
+        `catch_up`: the reply starts with what was said to the customer outside their turns
+        since their previous message (for channels that cannot push messages, such as REST)."""
         self.assistant(pack)  # an unknown pack fails before waiting for a lock
         with self.locks.lock(f"{pack}:{sender_id}", wait=self.lock_wait):
             # Chosen under the lock: a model swapped in while this message waited is the one the
@@ -112,10 +149,25 @@ class ConversationService:
                     return Reply(
                         earlier, [rest_message(sender_id, m) for m in earlier.messages], replayed=True
                     )
+            missed = sent_meanwhile(stored) if catch_up else []
             tracker = assistant.tracker(sender_id, stored)
+            desk = self.desk
+            start = len(stored)
+            if desk is not None:
+                desk.before_turn(assistant, tracker, channel)
             turn = assistant.handle(tracker, text, channel=channel, message_id=message_id, metadata=metadata)
-            self.trackers.append(pack, sender_id, turn.events, expected=len(stored))
-        return Reply(turn, [rest_message(sender_id, m) for m in turn.messages])
+            if desk is not None:
+                desk.after_turn(assistant, tracker, start, channel)
+                turn = TurnResult(tuple(tracker.events[start:]), turn.decision)
+            self.trackers.append(pack, sender_id, turn.events, expected=start)
+            if desk is not None:
+                try:
+                    desk.committed(assistant, tracker, start, channel)
+                except Exception:
+                    # The turn is stored and answered; its ticket is opened (or the message added
+                    # to it) with the conversation's next message.
+                    log.exception("the handoff desk failed after the turn of %s/%s", pack, sender_id)
+        return Reply(turn, [rest_message(sender_id, m) for m in [*missed, *turn.messages]])
 
     def tracker(self, pack: str, sender_id: str) -> Tracker:
         """The conversation as stored (read without the lock: a snapshot)."""

@@ -87,6 +87,7 @@ class TurnRunner:
         metric_channel: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         message_id: str | None = None,
+        catch_up: bool = False,
     ) -> Reply:
         """Process one customer message and return the replies; its events are stored first.
 
@@ -106,7 +107,7 @@ class TurnRunner:
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         try:
             return await self._message(
-                assistant, pack, sender_id, text, channel, metric_channel, metadata, message_id
+                assistant, pack, sender_id, text, channel, metric_channel, metadata, message_id, catch_up
             )
         finally:
             left = self._in_flight[key] - 1
@@ -125,6 +126,7 @@ class TurnRunner:
         metric_channel: str | None,
         metadata: Mapping[str, Any] | None,
         message_id: str | None,
+        catch_up: bool,
     ) -> Reply:
         def work() -> tuple[Reply, float]:
             start = time.perf_counter()
@@ -133,7 +135,13 @@ class TurnRunner:
                 with held_back() as records:
                     try:
                         reply = self.service.handle(
-                            pack, sender_id, text, channel=channel, metadata=metadata, message_id=message_id
+                            pack,
+                            sender_id,
+                            text,
+                            channel=channel,
+                            metadata=metadata,
+                            message_id=message_id,
+                            catch_up=catch_up,
                         )
                     except (LockTimeout, StoreError, UnknownPack):
                         raise

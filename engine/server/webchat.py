@@ -40,6 +40,10 @@ Server to client::
         "buttons": [{"title": "...", "payload": "/..."}]}]}
     {"type": "error", "code": "conversation_busy", "message": "...", "retryable": true, "reply_to": "m2"}
 
+A `bot` frame without `reply_to` may come at any time: what was said outside the customer's
+turns, as it happens (a person's message while they have the conversation, with `agent`: their
+name; the bot's messages when it takes the conversation back).
+
 `history` comes first on every connection: the conversation so far (at most the latest 200
 messages), customer and bot turns oldest first, bot messages in Rasa's REST shape plus `role`.
 Each message frame is answered by `typing`, then by exactly one `bot` (its `messages` may be
@@ -71,6 +75,7 @@ store_unavailable error; the widget then reconnects with backoff.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import html
@@ -89,6 +94,7 @@ from fastapi.responses import HTMLResponse
 
 from engine.dialogue.events import BotUttered, UserUttered
 from engine.dialogue.tracker import Tracker
+from engine.handoff.live import LiveChannels, Subscription
 from engine.server.errors import ConversationBusy
 from engine.server.service import ConversationService, Reply, UnknownPack, rest_message
 from engine.server.turns import TurnRunner
@@ -450,7 +456,34 @@ async def _converse(websocket: WebSocket, runner: _Runner, pack: str, sender: st
         "messages": history(tracker),
     }
     await websocket.send_json(opening)
+    live = getattr(getattr(websocket.app.state, "desk", None), "live", None)
+    if not isinstance(live, LiveChannels):
+        await _serve(websocket, runner, pack, sender)
+        return
+    with live.subscribe(pack, conversation_key(sender)) as subscription:
+        forwarding = asyncio.create_task(_forward(websocket, subscription, sender))
+        try:
+            await _serve(websocket, runner, pack, sender)
+        finally:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
 
+
+async def _forward(websocket: WebSocket, subscription: Subscription, sender: str) -> None:
+    """Send what was said outside the customer's turns (an agent's messages, the bot taking
+    over again) as it happens, as `bot` frames without `reply_to`. A socket that closed stops
+    it quietly: the messages are stored, and shown again on the next connection."""
+    while True:
+        messages = await subscription.get()
+        frame: BotFrame = {"type": "bot", "messages": [{**m, "recipient_id": sender} for m in messages]}
+        try:
+            await websocket.send_json(frame)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+
+async def _serve(websocket: WebSocket, runner: _Runner, pack: str, sender: str) -> None:
     while True:
         received = await websocket.receive()
         if received["type"] == "websocket.disconnect":

@@ -14,6 +14,14 @@ Event data is JSON in a text column, byte for byte what `json.dumps` wrote: the 
 databases, and free of JSONB's refusal of "\\u0000" (a customer can type a NUL character).
 PostgreSQL still queries it with `data::jsonb`.
 
+The handoff desk keeps its tickets in the same database (migration 0002): `tickets`, one row per
+handoff with its measures as columns (created, first claimed, first agent reply, ended), and
+`ticket_entries`, each ticket's timeline (customer messages while waiting, agent replies, notes,
+claims, transfers, the ending), appended only. `webhook_deliveries` is the outbox of the outbound
+helpdesk webhook: a row per notification, delivered (or given up) by a background dispatcher.
+Indexes: the waiting list (status, priority rank, created), a conversation's open ticket
+(pack, sender_id, status), analytics by creation time, a ticket's timeline, and the due deliveries.
+
 Changing these tables needs a new migration in `migrations/versions/`; a test compares the
 migrated database with this module.
 """
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -70,4 +79,85 @@ events = Table(
     Column("kind", String(64), nullable=False),
     Column("timestamp", Double, nullable=False),
     Column("data", Text, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("pack", String(200), nullable=False),
+    Column("sender_id", Text, nullable=False),
+    #: The channel the customer wrote on (replies go back through it).
+    Column("channel", String(64), nullable=False),
+    #: The position of the handoff_requested event in the conversation: one ticket per request.
+    Column("handoff_seq", Integer, nullable=False),
+    Column("queue", String(200), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("priority", String(16), nullable=False),
+    #: urgent 3, high 2, normal 1, low 0: the waiting list's order.
+    Column("priority_rank", Integer, nullable=False),
+    #: queued, claimed, handed_back, closed, expired.
+    Column("status", String(16), nullable=False),
+    Column("agent", String(200), nullable=True),
+    #: The context packet (JSON) and its summary line.
+    Column("context", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    #: Unix times: requested, first claimed, first agent reply, ended (handed back, closed,
+    #: expired), last changed.
+    Column("created_at", Double, nullable=False),
+    Column("claimed_at", Double, nullable=True),
+    Column("first_reply_at", Double, nullable=True),
+    Column("ended_at", Double, nullable=True),
+    Column("updated_at", Double, nullable=False),
+    #: When the ticket entered its current queue (a transfer restarts the wait).
+    Column("queued_at", Double, nullable=False),
+    #: The queue's wait limit was passed and its timeout_* keys applied (once per queue).
+    Column("timed_out", Boolean, nullable=False),
+    Column("resolution", String(200), nullable=True),
+    #: Handed back: the bot resumed the interrupted flow ("resume") or ended it ("end").
+    Column("handback", String(16), nullable=True),
+    UniqueConstraint("pack", "sender_id", "handoff_seq", name="uq_tickets_conversation_request"),
+    Index("ix_tickets_waiting", "status", "priority_rank", "queued_at"),
+    Index("ix_tickets_conversation", "pack", "sender_id", "status"),
+    Index("ix_tickets_created", "created_at", "id"),
+)
+
+ticket_entries = Table(
+    "ticket_entries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column(
+        "ticket_id",
+        _Id,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_ticket_entries_ticket"),
+        nullable=False,
+    ),
+    #: requested, customer_message, wait_message, claimed, agent_reply, note, transferred,
+    #: reprioritized, handed_back, closed, expired.
+    Column("kind", String(32), nullable=False),
+    #: "customer", "system" or the agent's id.
+    Column("actor", String(200), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("data", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    Index("ix_ticket_entries_ticket", "ticket_id", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    #: ticket.created, ticket.claimed, ticket.transferred, ticket.handed_back, ticket.closed, ...
+    Column("event", String(64), nullable=False),
+    Column("ticket_id", BigInteger, nullable=True),
+    #: The JSON body, byte for byte as it is signed and sent.
+    Column("payload", Text, nullable=False),
+    #: pending, delivered, failed (gave up after the last attempt).
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("finished_at", Double, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
 )

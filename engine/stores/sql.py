@@ -37,10 +37,10 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.dialogue.events import Event, event_from_json
@@ -88,6 +88,7 @@ class SqlTrackerStore:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self._engine = connect(url)
         self.url = describe(self._engine)
+        self.dialect: str = self._engine.dialect.name
         self._writer = self._engine.execution_options(**{IMMEDIATE: True})
         sqlite = self._engine.dialect.name == "sqlite"
         self._checkpointer = WalCheckpointer(self._engine) if sqlite else None
@@ -106,6 +107,20 @@ class SqlTrackerStore:
             except StoreError:
                 self.close()
                 raise
+
+    # -- the database, for other tables of the same database (the handoff desk's tickets) ----
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction, queued behind this process's other writers (see __init__)."""
+        with self._one_writer, self._writer.begin() as connection:
+            yield connection
+
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        return self._engine.connect()
+
+    def failure(self, action: str, error: SQLAlchemyError) -> StoreError:
+        """A StoreError naming this database, what failed and what to check."""
+        return StoreError(f"database {self.url}: {action}: {reason(self._engine, error)}")
 
     def load(self, pack: str, sender_id: str) -> list[Event]:
         try:
@@ -135,7 +150,7 @@ class SqlTrackerStore:
         rows = [_row(event) for event in events_]  # before the transaction: bad JSON writes nothing
         c = conversations.c
         try:
-            with self._one_writer, self._writer.begin() as connection:
+            with self.writing() as connection:
                 found = connection.execute(
                     select(c.id, c.event_count).where(c.pack == pack, c.sender_id == sender_id)
                 ).first()

@@ -26,6 +26,7 @@ from engine.dialogue.events import (
     HandoffAccepted,
     HandoffEnded,
     HandoffRequested,
+    HandoffTransferred,
     PolicyDecided,
     Restarted,
     RuleReleased,
@@ -94,6 +95,7 @@ SAMPLES: list[Event] = [
         timestamp=T,
     ),
     HandoffAccepted(agent="sam", timestamp=T),
+    HandoffTransferred(queue="billing", agent="sam", timestamp=T),
     HandoffEnded(resume=True, agent="sam", timestamp=T),
     RuleReleased(rule=2, timestamp=T),
 ]

@@ -28,11 +28,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
+from engine.config import AgentConfig
 from engine.dialogue.actions import ActionRunner, ActionStub, StubActionRunner
 from engine.dialogue.events import Event
 from engine.dialogue.runtime import Assistant
+from engine.handoff.agents import AgentDirectory, token_hash
 from engine.packs import Pack
 from engine.server import AssistantRegistry, ServerSettings, create_app
+from engine.server.app import HandoffSetup
 from engine.server.logs import json_handler
 from engine.stores.base import StoreError
 from engine.stores.memory import InMemoryTrackerStore, InProcessLockStore
@@ -46,9 +49,12 @@ from tests.dialogue.conftest import (  # noqa: F401 (fixtures)
     clock,
     make_pack,
 )
+from tests.server.browser import chromium  # noqa: F401 (the browser tests' fixture)
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: Agents of the console (id -> token) in `make_server`'s apps.
+AGENTS = {"alice": "alice-token", "bob": "bob-token"}
 
 #: A pack small enough to train in well under a second; `{greeting}` is the greet response.
 SHOP = """\
@@ -141,6 +147,7 @@ def make_server(make_pack: Callable[..., Pack], clock: FakeClock) -> Iterator[Ca
         token: str | None = TOKEN,
         body: str = ORDERS,
         trackers: InMemoryTrackerStore | None = None,
+        agents: Mapping[str, str] | None = None,
         **settings: Any,
     ) -> Server:
         assistants = [
@@ -160,6 +167,15 @@ def make_server(make_pack: Callable[..., Pack], clock: FakeClock) -> Iterator[Ca
             trackers,
             locks,
             ServerSettings(api_token=token, reload_interval=None, **settings),
+            handoff=HandoffSetup(
+                agents=AgentDirectory(
+                    {
+                        agent_id: AgentConfig(name=agent_id.title(), token_sha256=token_hash(agent_token))
+                        for agent_id, agent_token in (agents or AGENTS).items()
+                    }
+                ),
+                clock=clock,
+            ),
         )
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()

@@ -52,7 +52,7 @@ def test_logs_turn_summary_names_what_happened_without_texts(make_server: Callab
     summary = turn["turn"]
     assert summary["intent"] == "human_handoff"
     assert summary["handoff"] == {"queue": "general", "reason": "customer_request"}
-    assert summary["responses"] == ["handoff_requested"]
+    assert summary["responses"] == ["handoff_requested", "handoff_queue_position"]
     assert "a person please" not in server.logs.getvalue()
 
 

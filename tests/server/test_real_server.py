@@ -140,7 +140,10 @@ def test_real_server_serves_a_retail_conversation_to_a_rasa_client(
     assert ask in _variations(retail.pack, "ask_email")
     handed_over = server.texts("jane", EMAIL)  # the stubbed check does not confirm her: a person takes over
     assert handed_over[0] in _variations(retail.pack, "email_mismatch")
-    assert server.post("jane", "hello?").json() == []  # a person has the conversation now
+    # A person has the conversation now: the bot only says, once, that the team will see messages.
+    [waiting] = server.texts("jane", "hello?")
+    assert waiting.startswith("Thanks, I've added that to your request so our team will see it.")
+    assert server.post("jane", "anyone there?").json() == []
 
     tracker = requests.get(
         f"{server.url}/api/packs/retail/conversations/jane/tracker", headers=AUTH, timeout=5
@@ -148,7 +151,7 @@ def test_real_server_serves_a_retail_conversation_to_a_rasa_client(
     assert tracker.json()["paused"] is True
     assert EMAIL not in tracker.text
     metrics = requests.get(f"{server.url}/metrics", timeout=5).text
-    assert 'parley_messages_total{channel="rest",pack="retail"} 4.0' in metrics
+    assert 'parley_messages_total{channel="rest",pack="retail"} 5.0' in metrics
     assert (
         'parley_escalations_total{pack="retail",queue="general",reason="verification_failed"} 1.0' in metrics
     )
@@ -157,7 +160,7 @@ def test_real_server_serves_a_retail_conversation_to_a_rasa_client(
     assert EMAIL not in logged
     lines = server.log_lines()
     turns = [line for line in lines if line["logger"] == "engine.server.turns" and line["pack"] == "retail"]
-    assert len(turns) == 4
+    assert len(turns) == 5
     assert all(line["conversation_id"] == "jane" and len(line["request_id"]) == 32 for line in turns)
     assert turns[2]["turn"]["handoff"] == {"queue": "general", "reason": "verification_failed"}
 

@@ -124,8 +124,15 @@ def test_rest_stream_answers_one_json_message_per_line(make_server: Callable[...
 
 def test_rest_paused_conversation_gets_no_reply(make_server: Callable[..., Server]) -> None:
     server = make_server()
-    assert server.say("jo", "a person please") == ["A person will take over (general)."]
-    assert server.post("jo", "hello? anyone?").json() == []
+    assert server.say("jo", "a person please") == [
+        "A person will take over (general).",
+        "You're number 1 in the queue.",
+    ]
+    # The first message of the wait is acknowledged (the team will see it); then only silence.
+    assert server.say("jo", "hello? anyone?") == [
+        "Thanks, our team will see this. You're number 1 in the queue."
+    ]
+    assert server.post("jo", "still there?").json() == []
 
 
 def test_rest_message_sent_again_with_its_id_is_not_processed_twice(

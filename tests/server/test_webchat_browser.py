@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from engine.dialogue.actions import ActionResult, ActionStub, StubActionRunner
 from engine.dialogue.runtime import Assistant
@@ -34,8 +29,8 @@ from engine.server.turns import TurnRunner
 from engine.server.webchat import router
 from engine.stores import InMemoryTrackerStore, InProcessLockStore
 from tests.conftest import Trained
+from tests.server.browser import UvicornThread
 
-CHROMIUM = Path("/usr/bin/chromium")
 #: Long enough for the typing indicator to be seen, short enough to keep the test quick.
 LOOKUP_SECONDS = 0.4
 
@@ -49,55 +44,8 @@ class SlowLookups(StubActionRunner):
         return super().run(action, tracker)
 
 
-class Server:
-    """uvicorn serving `app` on 127.0.0.1 in a thread; `stop` and `start` keep the port."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        # log_config=None: leave the test run's logging as it is.
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listener]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert self._thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        assert not self._thread.is_alive(), "uvicorn did not stop within 10 s"
-
-
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browsers` to install Debian's chromium"
-        if os.environ.get("PARLEY_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{reason}. PARLEY_REQUIRE_SERVICES=1: these tests must run here.", pytrace=False)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(retail: Trained) -> Iterator[Server]:
+def server(retail: Trained) -> Iterator[UvicornThread]:
     # Responses in rotation: the first help variation (the one with buttons) comes first.
     settings = retail.pack.settings
     responses = settings.responses.model_copy(update={"selection": "rotate"})
@@ -116,14 +64,14 @@ def server(retail: Trained) -> Iterator[Server]:
     app.include_router(router)
     app.state.conversations = service
     app.state.turns = TurnRunner(service, Metrics())  # as the server's app runs turns
-    running = Server(app)
+    running = UvicornThread(app)
     running.start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def page(chromium: Browser, server: Server) -> Iterator[Page]:
+def page(chromium: Browser, server: UvicornThread) -> Iterator[Page]:
     """A fresh browser profile (its own localStorage: a new customer) on the demo page; every
     request it makes must go to the server (the widget loads nothing from elsewhere)."""
     context = chromium.new_context()
@@ -179,7 +127,9 @@ def test_webchat_browser_retail_conversation_survives_a_reload(page: Page) -> No
     expect(page.get_by_role("button", name="Open the chat")).to_be_focused()
 
 
-def test_webchat_browser_reconnects_and_sends_what_was_typed_meanwhile(page: Page, server: Server) -> None:
+def test_webchat_browser_reconnects_and_sends_what_was_typed_meanwhile(
+    page: Page, server: UvicornThread
+) -> None:
     page.get_by_role("button", name="Open the chat").click()
     send(page, "hello")
     expect(page.locator(".pw-bot")).to_have_count(1)
@@ -217,7 +167,9 @@ class ScriptedSocket:
         route.send(json.dumps({**self.answers[key].pop(0), "reply_to": frame["id"]}))
 
 
-def test_webchat_browser_widget_shows_quick_replies_images_and_errors(page: Page, server: Server) -> None:
+def test_webchat_browser_widget_shows_quick_replies_images_and_errors(
+    page: Page, server: UvicornThread
+) -> None:
     said = {"type": "bot", "messages": [{"recipient_id": "s1", "text": "Noted."}]}
     choose = {
         "recipient_id": "s1",

@@ -33,7 +33,14 @@ def versions(engine: Engine) -> list[str]:
 def test_migrate_creates_the_schema_of_a_fresh_database(engine: Engine) -> None:
     migration = upgrade(engine)
     assert (migration.before, migration.after, migration.changed) == (None, head_revision(), True)
-    assert set(inspect(engine).get_table_names()) == {"alembic_version", "conversations", "events"}
+    assert set(inspect(engine).get_table_names()) == {
+        "alembic_version",
+        "conversations",
+        "events",
+        "tickets",
+        "ticket_entries",
+        "webhook_deliveries",
+    }
     assert versions(engine) == [head_revision()]
 
 

@@ -168,7 +168,11 @@
 
   // A bot message in Rasa's REST shape. Quick replies only under the latest answer.
   function botBubble(message, withQuickReplies) {
-    var bubble = el("div", { className: "pw-msg pw-bot" });
+    var fromAgent = typeof message.agent === "string" && message.agent;
+    var bubble = el("div", { className: fromAgent ? "pw-msg pw-bot pw-agent" : "pw-msg pw-bot" });
+    if (fromAgent && typeof message.text === "string" && message.text) {
+      bubble.appendChild(el("span", { className: "pw-author", text: message.agent }));
+    }
     if (typeof message.text === "string" && message.text) {
       var p = el("p", { className: "pw-text" });
       p.appendChild(textWithLinks(message.text));
@@ -326,10 +330,13 @@
     if (frame.type === "typing") return showTyping(true);
     var item = inflight && frame.reply_to === inflight.id ? inflight : null;
     if (frame.type === "bot") {
-      if (item) settle(item);
       var messages = Array.isArray(frame.messages) ? frame.messages : [];
       messages.forEach(function (message) { botBubble(message, true); });
       if (messages.length) markUnread();
+      // A frame without reply_to was pushed (a person's message): the message in flight, if
+      // any, still waits for its own answer.
+      if (frame.reply_to === undefined || frame.reply_to === null) return;
+      if (item) settle(item);
       showTyping(false);
       return pump();
     }
