@@ -198,7 +198,12 @@ class HandoffDesk:
         ticket = self.ticket(ticket_id, agent)
         check_claimable(ticket, agent.id)
         now = self.clock()
-        changes = {"status": TicketStatus.CLAIMED, "agent": agent.id, "updated_at": now}
+        changes = {
+            "status": TicketStatus.CLAIMED,
+            "agent": agent.id,
+            "queue_claimed_at": now,
+            "updated_at": now,
+        }
         if ticket.claimed_at is None:
             changes["claimed_at"] = now
 
@@ -264,6 +269,7 @@ class HandoffDesk:
             "status": TicketStatus.QUEUED,
             "agent": None,
             "queued_at": now,
+            "queue_claimed_at": None,
             "timed_out": False,
             "updated_at": now,
         }
@@ -472,7 +478,6 @@ class HandoffDesk:
             status=TicketStatus.QUEUED,
             agent=None,
             context={},
-            summary="",
             created_at=now,
             queued_at=now,
             updated_at=now,
@@ -492,7 +497,6 @@ class HandoffDesk:
             reason=request.reason,
             priority=request.priority,
             context=context,
-            summary=str(context.get("summary", "")),
             created_at=request.timestamp,
         )
         entries = [

@@ -124,9 +124,14 @@ class RedisLiveChannels(LiveChannels):
                 continue
             try:
                 data = json.loads(message["data"])
-                self.deliver(str(data["pack"]), str(data["sender_id"]), list(data["messages"]))
-            except (ValueError, KeyError, TypeError) as error:
-                log.warning("ignored a malformed live push from Redis: %s", error)
+            except (ValueError, TypeError) as error:
+                log.warning("ignored a malformed live push from Redis (not JSON): %s", error)
+                continue
+            pushed = _pushed(data)
+            if pushed is None:
+                log.warning("ignored a malformed live push from Redis (not pack, sender_id, messages)")
+                continue
+            self.deliver(*pushed)
 
     def close(self) -> None:
         self._stopped.set()
@@ -134,3 +139,15 @@ class RedisLiveChannels(LiveChannels):
         with contextlib.suppress(Exception):
             self._pubsub.close()
         self._redis.close()
+
+
+def _pushed(data: Any) -> tuple[str, str, list[dict[str, Any]]] | None:
+    """(pack, sender_id, messages) of a push, or None when it is not shaped like one."""
+    if not isinstance(data, dict):
+        return None
+    pack, sender_id, messages = data.get("pack"), data.get("sender_id"), data.get("messages")
+    if not isinstance(pack, str) or not isinstance(sender_id, str) or not isinstance(messages, list):
+        return None
+    if not messages or not all(isinstance(m, dict) for m in messages):
+        return None
+    return pack, sender_id, messages

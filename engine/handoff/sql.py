@@ -61,7 +61,6 @@ class SqlTicketStore:
             "status": TicketStatus.QUEUED.value,
             "agent": None,
             "context": _dumps(new.context),
-            "summary": new.summary,
             "created_at": new.created_at,
             "queued_at": new.created_at,
             "updated_at": new.created_at,
@@ -198,9 +197,7 @@ class SqlTicketStore:
             rows = connection.execute(
                 select(ticket_entries).where(E.ticket_id == ticket_id).order_by(E.id)
             ).all()
-        return [
-            Entry(row.kind, row.actor, row.at, row.text, json.loads(row.data), id=int(row.id)) for row in rows
-        ]
+        return [_entry(row) for row in rows]
 
     def position(self, ticket: Ticket) -> int:
         rank = PRIORITY_RANK.get(ticket.priority, 1)
@@ -224,9 +221,9 @@ class SqlTicketStore:
 
     def claim_seconds(self, pack: str, queue: str, *, limit: int = 20) -> list[float]:
         query = (
-            select(T.claimed_at - T.queued_at)
-            .where(T.pack == pack, T.queue == queue, T.claimed_at.is_not(None))
-            .order_by(T.claimed_at.desc())
+            select(T.queue_claimed_at - T.queued_at)
+            .where(T.pack == pack, T.queue == queue, T.queue_claimed_at.is_not(None))
+            .order_by(T.queue_claimed_at.desc())
             .limit(limit)
         )
         with self._read("read the queue's waits") as connection:
@@ -334,8 +331,7 @@ def _insert_entry(connection: Connection, ticket_id: int, entry: Entry) -> int:
                 ticket_id=ticket_id,
                 kind=entry.kind,
                 actor=entry.actor,
-                text=entry.text,
-                data=_dumps(entry.data),
+                data=_dumps({"text": entry.text, "data": entry.data}),
                 at=entry.at,
             )
             .returning(E.id)
@@ -362,6 +358,7 @@ def _dumps(value: Any) -> str:
 
 
 def _ticket(row: Row[Any]) -> Ticket:
+    context = json.loads(row.context)
     return Ticket(
         id=int(row.id),
         pack=row.pack,
@@ -373,18 +370,23 @@ def _ticket(row: Row[Any]) -> Ticket:
         priority=row.priority,
         status=TicketStatus(row.status),
         agent=row.agent,
-        context=json.loads(row.context),
-        summary=row.summary,
+        context=context,
         created_at=float(row.created_at),
         queued_at=float(row.queued_at),
         updated_at=float(row.updated_at),
         claimed_at=row.claimed_at,
+        queue_claimed_at=row.queue_claimed_at,
         first_reply_at=row.first_reply_at,
         ended_at=row.ended_at,
         timed_out=bool(row.timed_out),
         resolution=row.resolution,
         handback=row.handback,
     )
+
+
+def _entry(row: Row[Any]) -> Entry:
+    stored = json.loads(row.data)
+    return Entry(row.kind, row.actor, row.at, stored.get("text"), stored.get("data") or {}, id=int(row.id))
 
 
 def _delivery(row: Row[Any]) -> Delivery:

@@ -133,7 +133,7 @@ class TicketStore(Protocol):
         ...
 
     def claim_seconds(self, pack: str, queue: str, *, limit: int = 20) -> list[float]:
-        """Seconds the latest claimed tickets of the queue waited (queued_at to claimed_at)."""
+        """Seconds the queue's latest claimed tickets waited in it (queued_at to the claim there)."""
         ...
 
     def counts(self) -> dict[tuple[str, str, str], int]:
@@ -197,11 +197,11 @@ class InMemoryTicketStore:
                 updated_at=new.created_at,
                 **dataclasses.asdict(new),
             )
+            made = notification_for(notify, ticket)  # before anything is stored: all or nothing
             self._tickets[ticket.id] = ticket
             self._entries[ticket.id] = []
             for entry in entries:
                 self._append(ticket.id, entry)
-            made = notification_for(notify, ticket)
             if made is not None:
                 self._enqueue(dataclasses.replace(made, ticket_id=ticket.id), new.created_at)
             return ticket
@@ -248,12 +248,12 @@ class InMemoryTicketStore:
             if "status" in values:
                 values["status"] = TicketStatus(values["status"])
             changed = dataclasses.replace(current, **values)
+            made = notification_for(notify, changed)  # before anything is stored: all or nothing
             self._tickets[expected.id] = changed
             if entry is not None:
                 self._append(expected.id, entry)
-            made = notification_for(notify, changed)
             if made is not None:
-                self._enqueue(made, changed.updated_at)
+                self._enqueue(dataclasses.replace(made, ticket_id=changed.id), changed.updated_at)
             return changed
 
     def add_entry(self, ticket_id: int, entry: Entry) -> Entry:
@@ -287,10 +287,10 @@ class InMemoryTicketStore:
             claimed = [
                 t
                 for t in self._tickets.values()
-                if (t.pack, t.queue) == (pack, queue) and t.claimed_at is not None
+                if (t.pack, t.queue) == (pack, queue) and t.queue_claimed_at is not None
             ]
-        claimed.sort(key=lambda t: t.claimed_at or 0.0, reverse=True)
-        return [(t.claimed_at or 0.0) - t.queued_at for t in claimed[:limit]]
+        claimed.sort(key=lambda t: t.queue_claimed_at or 0.0, reverse=True)
+        return [(t.queue_claimed_at or 0.0) - t.queued_at for t in claimed[:limit]]
 
     def counts(self) -> dict[tuple[str, str, str], int]:
         found: dict[tuple[str, str, str], int] = {}

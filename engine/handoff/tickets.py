@@ -108,7 +108,6 @@ class NewTicket:
     reason: str
     priority: str
     context: dict[str, Any]
-    summary: str
     created_at: float
 
 
@@ -124,12 +123,14 @@ class Ticket:
     priority: str
     status: TicketStatus
     agent: str | None
+    #: The context packet (engine.dialogue.handoff.context_packet), with its summary.
     context: dict[str, Any]
-    summary: str
     created_at: float
     queued_at: float
     updated_at: float
     claimed_at: float | None = None
+    #: The latest claim (`claimed_at` is the first one, for the measures).
+    queue_claimed_at: float | None = None
     first_reply_at: float | None = None
     ended_at: float | None = None
     timed_out: bool = False
@@ -139,6 +140,10 @@ class Ticket:
     @property
     def open(self) -> bool:
         return self.status.open
+
+    @property
+    def summary(self) -> str:
+        return str(self.context.get("summary", ""))
 
     def measures(self) -> dict[str, Any]:
         """Seconds from the request to the first claim and to the first agent reply, how and

@@ -99,13 +99,15 @@ tickets = Table(
     #: queued, claimed, handed_back, closed, expired.
     Column("status", String(16), nullable=False),
     Column("agent", String(200), nullable=True),
-    #: The context packet (JSON) and its summary line.
+    #: The context packet (JSON; its summary is the ticket's summary). Customer text is kept in
+    #: JSON columns only: PostgreSQL's TEXT cannot hold a NUL character, JSON's "\u0000" can.
     Column("context", Text, nullable=False),
-    Column("summary", Text, nullable=False),
     #: Unix times: requested, first claimed, first agent reply, ended (handed back, closed,
     #: expired), last changed.
     Column("created_at", Double, nullable=False),
     Column("claimed_at", Double, nullable=True),
+    #: The latest claim (claimed_at is the first): with queued_at, the wait in the current queue.
+    Column("queue_claimed_at", Double, nullable=True),
     Column("first_reply_at", Double, nullable=True),
     Column("ended_at", Double, nullable=True),
     Column("updated_at", Double, nullable=False),
@@ -137,7 +139,7 @@ ticket_entries = Table(
     Column("kind", String(32), nullable=False),
     #: "customer", "system" or the agent's id.
     Column("actor", String(200), nullable=False),
-    Column("text", Text, nullable=True),
+    #: JSON: {"text": the message or note (or null), "data": {...}}.
     Column("data", Text, nullable=False),
     Column("at", Double, nullable=False),
     Index("ix_ticket_entries_ticket", "ticket_id", "id"),

@@ -150,7 +150,6 @@ class Desk:
             reason="customer_asked",
             priority="normal",
             context={"last_messages": [{"text": CUSTOMER_TEXT}], "slots": {"order_id": "B20417"}},
-            summary="charged twice",
             created_at=self.clock.now if at is None else at,
         )
         # The store makes the notification from the ticket it opened, id included.
@@ -184,7 +183,7 @@ def desk(receiver: Receiver) -> Iterator[Desk]:
 
 # -- the notification and the signature ----------------------------------------------------------
 def test_webhook_notification_body_carries_the_ticket_and_its_context() -> None:
-    new = NewTicket("retail", "c1", "rest", 1, "billing", "asked", "high", {"note": CUSTOMER_TEXT}, "s", NOW)
+    new = NewTicket("retail", "c1", "rest", 1, "billing", "asked", "high", {"note": CUSTOMER_TEXT}, NOW)
     ticket = _ticket_of(new, 7)
     made = notification("ticket.claimed", ticket, at=NOW + 5, agent="ana", detail={"from": "billing"})
 
@@ -200,7 +199,7 @@ def test_webhook_notification_body_carries_the_ticket_and_its_context() -> None:
 
 
 def test_webhook_notification_refuses_an_unknown_event() -> None:
-    ticket = _ticket_of(NewTicket("p", "c", "rest", 1, "q", "r", "normal", {}, "s", NOW), 1)
+    ticket = _ticket_of(NewTicket("p", "c", "rest", 1, "q", "r", "normal", {}, NOW), 1)
     with pytest.raises(ValueError, match=r"ticket\.claimed") as raised:
         notification("ticket.opened", ticket, at=NOW)
     assert "'ticket.opened'" in str(raised.value)
@@ -575,4 +574,4 @@ def test_webhook_background_thread_delivers_and_stops_cleanly(
 
 
 def _new_ticket(sender_id: str) -> NewTicket:
-    return NewTicket("retail", sender_id, "rest", 1, "billing", "asked", "normal", {}, "s", NOW)
+    return NewTicket("retail", sender_id, "rest", 1, "billing", "asked", "normal", {}, NOW)
