@@ -102,13 +102,14 @@ class HandoffDesk:
         self.expire_after_seconds = expire_after_seconds
         self.webhook = webhook
         self.clock = clock
-        service.desk = self
 
     # -- around customer turns (called by the ConversationService) --------------------------------
-    def before_turn(self, assistant: Assistant, tracker: Tracker, channel: str) -> None:
+    def before_turn(self, assistant: Assistant, tracker: Tracker, channel: str) -> Ticket | None:
+        """The conversation's latest ticket while it waits for (or talks to) a person, read once
+        for the turn; None when the bot has the conversation."""
         seq = request_seq(tracker)
         if seq is None:
-            return
+            return None
         latest = self.store.latest(assistant.pack.name, tracker.sender_id)
         if latest is not None and latest.handoff_seq == seq and not latest.open:
             log.warning(
@@ -120,8 +121,12 @@ class HandoffDesk:
             assistant.end_handoff(
                 tracker, resume=latest.handback == "resume", agent=latest.agent, channel=channel
             )
+            return None
+        return latest
 
-    def after_turn(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None:
+    def after_turn(
+        self, assistant: Assistant, tracker: Tracker, start: int, channel: str, latest: Ticket | None
+    ) -> None:
         new = tracker.events[start:]
         user = next((e for e in new if isinstance(e, UserUttered)), None)
         at = user.timestamp if user is not None else None
@@ -149,19 +154,20 @@ class HandoffDesk:
             return
         if _said_in_this_wait(tracker, "handoff_waiting"):
             return
-        ticket = self._current_ticket(pack.name, tracker)
+        ticket = _current_ticket(tracker, latest)
         if ticket is not None and ticket.status is TicketStatus.QUEUED:
             position = self.store.position(ticket)
             self._notice(assistant, tracker, "handoff_waiting", {"position": position}, channel, at)
 
-    def committed(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None:
+    def committed(
+        self, assistant: Assistant, tracker: Tracker, start: int, channel: str, latest: Ticket | None
+    ) -> None:
         """After the turn's events are stored: open the ticket of a new (or never ticketed)
         handoff request; record the customer's messages while they wait."""
         seq = request_seq(tracker)
         if seq is None:
             return
-        pack = assistant.pack.name
-        ticket = self._current_ticket(pack, tracker)
+        ticket = _current_ticket(tracker, latest)
         if ticket is None:
             request = tracker.events[seq]
             assert isinstance(request, HandoffRequested)
@@ -453,14 +459,6 @@ class HandoffDesk:
         return found
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _current_ticket(self, pack: str, tracker: Tracker) -> Ticket | None:
-        """The open ticket of the conversation's current handoff request."""
-        seq = request_seq(tracker)
-        latest = self.store.latest(pack, tracker.sender_id)
-        if seq is None or latest is None or latest.handoff_seq != seq:
-            return None
-        return latest
-
     def _provisional(
         self, assistant: Assistant, tracker: Tracker, request: HandoffRequested, channel: str
     ) -> Ticket:
@@ -616,6 +614,15 @@ def request_seq(tracker: Tracker) -> int | None:
         if isinstance(tracker.events[index], HandoffRequested):
             return index
     return None
+
+
+def _current_ticket(tracker: Tracker, latest: Ticket | None) -> Ticket | None:
+    """The ticket of the conversation's open handoff request, if `latest` is it (a request made
+    in this turn, or one whose ticket was never opened, has none yet)."""
+    seq = request_seq(tracker)
+    if seq is None or latest is None or latest.handoff_seq != seq:
+        return None
+    return latest
 
 
 def _said_in_this_wait(tracker: Tracker, response: str) -> bool:

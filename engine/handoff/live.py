@@ -19,6 +19,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from engine.stores.base import StoreError
+from engine.stores.urls import mask_password
+
 log = logging.getLogger(__name__)
 
 #: Messages queued for one socket before the oldest are dropped (it also gets the history on
@@ -96,7 +99,14 @@ class RedisLiveChannels(LiveChannels):
         self._redis = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
         self._stopped = threading.Event()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        self._pubsub.subscribe(REDIS_CHANNEL)
+        try:
+            self._pubsub.subscribe(REDIS_CHANNEL)
+        except redis.RedisError as error:
+            self._redis.close()
+            raise StoreError(
+                f"live pushes: cannot subscribe to Redis at {mask_password(url)}: {error} "
+                "(is Redis up, and PARLEY_LOCK_STORE_URL right?)"
+            ) from None
         self._thread = threading.Thread(target=self._listen, name="parley-live", daemon=True)
         self._thread.start()
 

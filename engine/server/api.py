@@ -37,7 +37,7 @@ from engine.server.schemas import (
     TurnAnswer,
 )
 from engine.server.service import rest_message
-from engine.server.turns import TurnRunner
+from engine.server.turns import TurnRunner, turn_runner
 
 log = logging.getLogger("engine.server.api")
 
@@ -85,15 +85,10 @@ IncludePii = Annotated[
 ]
 
 
-def _turns(request: Request) -> TurnRunner:
-    runner: TurnRunner = request.app.state.turns
-    return runner
-
-
 @router.get("/packs", response_model=list[PackInfo], summary="The packs served, and their models")
 async def packs(request: Request) -> list[PackInfo]:
     registry = request.app.state.registry
-    default = _turns(request).service.default_pack
+    default = turn_runner(request).service.default_pack
     answer = []
     for name in registry.names:
         served = registry.served(name)
@@ -123,7 +118,7 @@ async def conversations(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    turns = _turns(request)
+    turns = turn_runner(request)
     turns.service.assistant(pack)  # UnknownPack: 404
     found = await turns.run(lambda: turns.service.trackers.conversations(pack, limit=limit, offset=offset))
     return {
@@ -146,7 +141,7 @@ async def conversations(
 async def tracker(
     pack: str, sender: Sender, request: Request, include_pii: IncludePii = False
 ) -> dict[str, Any]:
-    turns = _turns(request)
+    turns = turn_runner(request)
     conversation = await turns.tracker(pack, sender)
     return _shown(turns, turns.service.assistant(pack), conversation, conversation.to_json(), include_pii)
 
@@ -160,7 +155,7 @@ async def tracker(
 async def inject_message(
     pack: str, sender: Sender, body: InjectMessage, request: Request, include_pii: IncludePii = False
 ) -> JSONResponse:
-    turns = _turns(request)
+    turns = turn_runner(request)
     reply = await turns.message(
         pack,
         sender,
@@ -183,7 +178,7 @@ async def inject_message(
 async def inject_intent(
     pack: str, sender: Sender, body: InjectIntent, request: Request, include_pii: IncludePii = False
 ) -> JSONResponse:
-    turns = _turns(request)
+    turns = turn_runner(request)
     served = turns.service.assistant(pack).pack
     if body.intent not in served.intents:
         raise ApiError(
@@ -213,7 +208,7 @@ async def inject_intent(
 async def end_handoff(
     pack: str, sender: Sender, body: EndHandoff, request: Request, include_pii: IncludePii = False
 ) -> JSONResponse:
-    turns = _turns(request)
+    turns = turn_runner(request)
 
     def change(assistant: Assistant, conversation: Tracker) -> TurnResult:
         return assistant.end_handoff(conversation, resume=body.resume, agent=body.agent, channel=body.channel)
@@ -231,7 +226,7 @@ async def end_handoff(
 async def accept_handoff(
     pack: str, sender: Sender, body: AcceptHandoff, request: Request, include_pii: IncludePii = False
 ) -> JSONResponse:
-    turns = _turns(request)
+    turns = turn_runner(request)
 
     def change(assistant: Assistant, conversation: Tracker) -> TurnResult:
         return assistant.accept_handoff(conversation, body.agent)

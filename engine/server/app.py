@@ -134,6 +134,7 @@ def create_app(
         webhook=handoff.config.webhook,
         clock=handoff.clock,
     )
+    service.desk = desk  # the desk's hooks run around every customer turn
     turns = TurnRunner(service, metrics, threads=settings.turn_threads)
     for name in registry.names:
         metrics.serving(name, registry.served(name).model_id)

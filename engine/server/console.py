@@ -12,6 +12,7 @@ measures: time to claim, time to first agent reply, how and when they ended, and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,7 @@ from engine.handoff.store import TicketQuery
 from engine.handoff.tickets import OPEN_STATUSES, Ticket, TicketStatus
 from engine.server.api import require_token
 from engine.server.errors import ApiError
-from engine.server.turns import TurnRunner
+from engine.server.turns import turn_runner
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,6 @@ _bearer = HTTPBearer(auto_error=False, description="An agent's token (handoff.ag
 def _desk(request: Request) -> HandoffDesk:
     desk: HandoffDesk = request.app.state.desk
     return desk
-
-
-def _turns(request: Request) -> TurnRunner:
-    runner: TurnRunner = request.app.state.turns
-    return runner
 
 
 def current_agent(
@@ -142,7 +138,7 @@ async def me(agent: CurrentAgent) -> dict[str, Any]:
 @router.get("/queues", summary="The queues the agent works, with their open tickets")
 async def queues(request: Request, agent: CurrentAgent) -> dict[str, Any]:
     desk = _desk(request)
-    return {"queues": await _turns(request).run(desk.queues, agent)}
+    return {"queues": await turn_runner(request).run(desk.queues, agent)}
 
 
 View = Literal["waiting", "mine", "open", "ended"]
@@ -173,7 +169,7 @@ async def tickets(
         agent=agent.id if view == "mine" else None,
         limit=limit if view != "waiting" else 1000,
     )
-    found = await _turns(request).run(desk.store.find, query)
+    found = await turn_runner(request).run(desk.store.find, query)
     now = desk.clock()
     shown = [t.to_json(now=now) for t in found if agent.works(t.pack, t.queue)][:limit]
     return {"tickets": shown}
@@ -186,7 +182,7 @@ async def ticket(ticket_id: int, request: Request, agent: CurrentAgent) -> dict[
     def work() -> dict[str, Any]:
         return desk.view(desk.ticket(ticket_id, agent))
 
-    return await _turns(request).run(work)
+    return await turn_runner(request).run(work)
 
 
 @router.post("/tickets/{ticket_id}/claim", summary="Take the ticket (one agent only)")
@@ -225,14 +221,14 @@ async def close(ticket_id: int, body: Close, request: Request, agent: CurrentAge
     return await _act(request, lambda: desk.close(ticket_id, agent, body.resolution, body.note))
 
 
-async def _act(request: Request, operation: Any) -> dict[str, Any]:
+async def _act(request: Request, operation: Callable[[], Ticket]) -> dict[str, Any]:
+    """Run the desk's `operation` off the event loop; answer the changed ticket's view."""
     desk = _desk(request)
 
     def work() -> dict[str, Any]:
-        changed: Ticket = operation()
-        return desk.view(changed)
+        return desk.view(operation())
 
-    return await _turns(request).run(work)
+    return await turn_runner(request).run(work)
 
 
 # -- analytics (the conversation API's token) --------------------------------------------------
@@ -263,7 +259,7 @@ async def ticket_measures(
         limit=limit,
         offset=offset,
     )
-    found = await _turns(request).run(desk.store.find, query)
+    found = await turn_runner(request).run(desk.store.find, query)
     return {"tickets": [t.measures() for t in found]}
 
 
@@ -277,4 +273,4 @@ async def ticket_detail(ticket_id: int, request: Request) -> dict[str, Any]:
         view["measures"] = found.measures()
         return view
 
-    return await _turns(request).run(work)
+    return await turn_runner(request).run(work)

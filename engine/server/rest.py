@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from engine.server.schemas import BotMessage, ErrorBody, RestMessage, RestStatus
-from engine.server.turns import TurnRunner
+from engine.server.turns import TurnRunner, turn_runner
 
 router = APIRouter(tags=["REST channel"])
 
@@ -37,11 +37,6 @@ ANSWER: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _turns(request: Request) -> TurnRunner:
-    runner: TurnRunner = request.app.state.turns
-    return runner
-
-
 @router.get("/webhooks/rest/", response_model=RestStatus, summary="The REST channel is up (as Rasa's)")
 async def rest_status() -> dict[str, str]:
     return {"status": "ok"}
@@ -53,7 +48,7 @@ async def rest_webhook(
     request: Request,
     stream: bool = Query(False, description="One JSON message per line (text/event-stream), as Rasa."),
 ) -> Response:
-    turns = _turns(request)
+    turns = turn_runner(request)
     return await _answer(turns, turns.service.default_pack, body, stream)
 
 
@@ -64,7 +59,7 @@ async def rest_webhook(
     summary="The REST channel of a pack is up",
 )
 async def pack_rest_status(pack: str, request: Request) -> dict[str, str]:
-    _turns(request).service.assistant(pack)  # UnknownPack: 404
+    turn_runner(request).service.assistant(pack)  # UnknownPack: 404
     return {"status": "ok"}
 
 
@@ -75,7 +70,7 @@ async def pack_rest_webhook(
     request: Request,
     stream: bool = Query(False, description="One JSON message per line (text/event-stream), as Rasa."),
 ) -> Response:
-    return await _answer(_turns(request), pack, body, stream)
+    return await _answer(turn_runner(request), pack, body, stream)
 
 
 async def _answer(turns: TurnRunner, pack: str, body: RestMessage, stream: bool) -> Response:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from engine.dialogue.events import BotUttered, Event, UserUttered
 from engine.dialogue.runtime import Assistant, TurnResult
 from engine.dialogue.tracker import Tracker
+from engine.handoff.tickets import Ticket
 from engine.stores.base import LockStore, TrackerStore
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,18 @@ class Reply:
 
 class TurnHooks(Protocol):
     """What the handoff desk does around a customer's turn (see engine.handoff.desk): under the
-    conversation's lock before and after the runtime, and once the turn's events are stored."""
+    conversation's lock before and after the runtime, and once the turn's events are stored.
+    `before_turn` reads the conversation's latest ticket once; the other two are given it."""
 
-    def before_turn(self, assistant: Assistant, tracker: Tracker, channel: str) -> None: ...
+    def before_turn(self, assistant: Assistant, tracker: Tracker, channel: str) -> Ticket | None: ...
 
-    def after_turn(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None: ...
+    def after_turn(
+        self, assistant: Assistant, tracker: Tracker, start: int, channel: str, latest: Ticket | None
+    ) -> None: ...
 
-    def committed(self, assistant: Assistant, tracker: Tracker, start: int, channel: str) -> None: ...
+    def committed(
+        self, assistant: Assistant, tracker: Tracker, start: int, channel: str, latest: Ticket | None
+    ) -> None: ...
 
 
 def rest_message(recipient_id: str, message: BotUttered) -> dict[str, Any]:
@@ -153,16 +159,15 @@ class ConversationService:
             tracker = assistant.tracker(sender_id, stored)
             desk = self.desk
             start = len(stored)
-            if desk is not None:
-                desk.before_turn(assistant, tracker, channel)
+            latest = desk.before_turn(assistant, tracker, channel) if desk is not None else None
             turn = assistant.handle(tracker, text, channel=channel, message_id=message_id, metadata=metadata)
             if desk is not None:
-                desk.after_turn(assistant, tracker, start, channel)
+                desk.after_turn(assistant, tracker, start, channel, latest)
                 turn = TurnResult(tuple(tracker.events[start:]), turn.decision)
             self.trackers.append(pack, sender_id, turn.events, expected=start)
             if desk is not None:
                 try:
-                    desk.committed(assistant, tracker, start, channel)
+                    desk.committed(assistant, tracker, start, channel, latest)
                 except Exception:
                     # The turn is stored and answered; its ticket is opened (or the message added
                     # to it) with the conversation's next message.

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from starlette.requests import Request
 
 from engine.dialogue.events import (
     ActionExecuted,
@@ -260,3 +261,9 @@ class TurnRunner:
             summary["decision"] or "paused (a person has the conversation)",
             extra={"turn": summary},
         )
+
+
+def turn_runner(request: Request) -> TurnRunner:
+    """The app's TurnRunner (`app.state.turns`), for route handlers."""
+    runner: TurnRunner = request.app.state.turns
+    return runner

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from engine.handoff.live import QUEUE_LIMIT, REDIS_CHANNEL, LiveChannels, RedisLiveChannels, Subscription
+from engine.stores.base import StoreError
 from tests.stores.conftest import redis_server  # noqa: F401 (fixture)
 
 HELLO = {"recipient_id": "jo", "text": "Hi, Alice here.", "agent": "Alice"}
@@ -270,3 +271,10 @@ def test_live_redis_body_names_the_conversation(
     finally:
         listener.close()
         raw.close()
+
+
+def test_live_redis_that_cannot_be_reached_is_a_store_error_naming_it() -> None:
+    with pytest.raises(
+        StoreError, match=r"cannot subscribe to Redis at redis://127\.0\.0\.1:1/0: .*is Redis up"
+    ):
+        RedisLiveChannels("redis://127.0.0.1:1/0")
