@@ -10,7 +10,7 @@ Code ranges:
     P2xx  references between parts of a pack, merging files and imports
     P3xx  flow structure
     P4xx  training data and slots
-    P5xx  templates and conditions
+    P5xx  responses: templates, conditions, and how they show on channels
     P6xx  escalation
     P7xx  conversation tests
     P8xx  training (reported by `parley train`)
@@ -549,7 +549,7 @@ ANNOTATION_NOT_EXTRACTED = Problem(
     "fix the annotation, or extend the entity's {extend} so the assistant finds such values",
 )
 
-# -- P5xx: templates and conditions ---------------------------------------------------------
+# -- P5xx: templates, conditions, responses on channels -------------------------------------
 TEMPLATE_SYNTAX = Problem(
     "P501",
     E,
@@ -578,6 +578,29 @@ CONDITION_NAME = Problem(
     "condition uses an unknown name",
     "condition uses '{name}', which is not known; {hint}",
     "conditions can use: {known}",
+)
+BUTTONS_DO_NOT_FIT_CHANNEL = Problem(
+    "P505",
+    W,
+    "buttons a channel cannot show as written",
+    "response '{response}'{variation} on {platform}: {problem}",
+    "{fix}",
+)
+CUSTOM_NOT_SENT = Problem(
+    "P506",
+    W,
+    "custom payload on a channel that does not send it",
+    "response '{response}'{variation} has a custom payload, which {platform} does not send: {consequence}",
+    "{fix}",
+)
+CUSTOM_FOR_SEVERAL_PLATFORMS = Problem(
+    "P507",
+    W,
+    "custom payload sent to several platforms",
+    "response '{response}'{variation} has a custom payload but no 'channel:', so the same "
+    "platform-specific message is sent to {platforms}",
+    "add 'channel:' naming the platform the payload is written for ({channels}), and give the "
+    "others a variation of their own, with text or with a custom payload written for them{imported}",
 )
 
 # -- P6xx: escalation -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.packs import errors
+from engine.packs import channel_rules, errors
 from engine.packs.errors import Diagnostic, PackInvalid, Severity, with_source_lines
 from engine.packs.pack import Origin, Pack
 from engine.packs.rules import run_rules
@@ -32,6 +32,9 @@ from engine.packs.testcases import load_tests
 from engine.packs.yamlfiles import display_path, read_yaml
 
 __all__ = ["CheckResult", "check_pack", "load_pack", "pack_files"]
+
+#: Modules of checks besides rules.py: importing them registers their rules with `run_rules`.
+_RULE_MODULES = (channel_rules,)
 
 TESTS_FOLDER = "tests"
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -350,6 +353,7 @@ def _assemble(
         version=metadata.get("version", "0.0.0"),
         language=metadata.get("language", "en"),
         description=metadata.get("description"),
+        channels=tuple(metadata["channels"]) if "channels" in metadata else None,
         folder=folder,
         settings=own.settings or Settings(),
         intents=MappingProxyType(items["intents"]),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from engine.packs.schema import (
     Action,
+    Channel,
     Entity,
     EscalationRule,
     Flow,
@@ -68,6 +69,9 @@ class Pack:
     main_file: SourceFile | None = None
     #: Conversation tests from the pack's tests/ folder (not those of imported packs).
     tests: tuple[ConversationTest, ...] = field(default=())
+    #: The channels the pack says it is served on (`channels:`; not inherited from imports), or
+    #: None when it does not say: then no messenger's limits are checked.
+    channels: tuple[Channel, ...] | None = None
 
     def location(self, section: str, name: str) -> Location | None:
         origin = self.origins.get((section, name))

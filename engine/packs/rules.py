@@ -2,7 +2,8 @@
 
 Each rule is one function taking the merged pack and yielding diagnostics; `RULES` lists them in
 the order they run. Items that failed the schema pass are known by name (`Check.broken`), so a
-reference to them is not reported a second time.
+reference to them is not reported a second time. How responses show on the messengers a pack is
+served on is checked in `engine.packs.channel_rules`, whose rules register here too.
 """
 
 from __future__ import annotations

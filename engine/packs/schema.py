@@ -61,7 +61,7 @@ SlotType = Literal[
 Channel = Literal["rest", "webchat", "telegram", "slack", "facebook", "whatsapp", "botframework", "twilio"]
 SystemEntity = Literal["number", "money", "date", "time", "email", "phone", "url"]
 
-#: Channels a response variation may target.
+#: Channels a response variation may target, and a pack may be served on.
 CHANNELS: tuple[str, ...] = get_args(Channel)
 #: Built-in entity extractors.
 SYSTEM_ENTITIES: tuple[str, ...] = get_args(SystemEntity)
@@ -707,6 +707,41 @@ class Settings(Node):
 
 
 # -- the file --------------------------------------------------------------------------------
+def _distinct_channels(value: list[str]) -> list[str]:
+    """The channels a pack is served on, when there is at least one and each is listed once."""
+    if not value:
+        raise PydanticCustomError(
+            "P104",
+            "{problem}",
+            {
+                "problem": "the list of channels is empty",
+                "fix": "list the channels the assistant is served on, e.g. [webchat, whatsapp], or "
+                "leave 'channels:' out to check no messenger's limits",
+            },
+        )
+    repeated = sorted({name for name in value if value.count(name) > 1}, key=value.index)
+    if repeated:
+        names = " and ".join(f"'{name}'" for name in repeated)
+        raise PydanticCustomError(
+            "P104",
+            "{problem}",
+            {
+                "problem": f"{names} {'is' if len(repeated) == 1 else 'are'} listed more than once",
+                "fix": "list each channel once; if you meant another channel, write that one instead",
+            },
+        )
+    return value
+
+
+#: Where an assistant is served: each channel once. A repeat is an error, not a warning, so that
+#: the validator agrees with editors, which flag it from the JSON Schema's `uniqueItems`.
+Channels = Annotated[
+    list[Channel],
+    AfterValidator(_distinct_channels),
+    Field(json_schema_extra={"minItems": 1, "uniqueItems": True}),
+]
+
+
 class PackFile(Node):
     """One YAML file of a pack. A pack's files are merged; every section is optional per file."""
 
@@ -722,6 +757,11 @@ class PackFile(Node):
         None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", description="Language code, e.g. en or pt-BR."
     )
     description: str | None = Field(None, description="What the assistant does, for people.")
+    channels: Channels | None = Field(
+        None,
+        description="The channels the assistant is served on (in at most one file): responses are "
+        "checked against the limits of the messengers among them. Leave it out to check none.",
+    )
     imports: list[str] = Field(
         default_factory=list,
         description="Packs whose content this pack includes: a sibling folder name or a relative path.",

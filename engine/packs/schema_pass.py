@@ -36,7 +36,7 @@ from engine.packs.source import SourceFile, YamlPath
 from engine.packs.yamlfiles import to_plain
 
 _NAME = re.compile(NAME_PATTERN)
-METADATA_KEYS = ("pack", "version", "language", "description", "imports", "overrides")
+METADATA_KEYS = ("pack", "version", "language", "description", "channels", "imports", "overrides")
 DICT_SECTIONS = ("intents", "entities", "slots", "responses", "actions", "flows")
 
 
@@ -387,7 +387,7 @@ def _convert_group(
         ]
     if kind == "string_pattern_mismatch" and len(group) == 1 and ctx.get("pattern") == NAME_PATTERN:
         return [_at(source, path, errors.BAD_NAME, kind=_name_kind(path), name=str(first["input"]))]
-    if kind == "literal_error" and len(group) == 1 and path and path[-1] == "channel":
+    if kind == "literal_error" and len(group) == 1 and _names_channel(path):
         from engine.packs.schema import CHANNELS
 
         name = str(first["input"])
@@ -422,6 +422,13 @@ def _convert_group(
         if hint.startswith("did you mean"):
             problem = f"{first['input']!r} is not allowed; {hint}"
     return [_at(source, path, errors.BAD_VALUE, where=where, problem=problem, fix=fix)]
+
+
+def _names_channel(path: YamlPath) -> bool:
+    """Whether the value at `path` is a channel: a `channel:` key, or an item of the top-level
+    `channels:` list (not of anything else called channels, such as a slot)."""
+    served = len(path) == 2 and path[0] == "channels" and isinstance(path[1], int)
+    return served or (bool(path) and path[-1] == "channel")
 
 
 def _custom(source: SourceFile, path: YamlPath, code: str, detail: ErrorDetails) -> Diagnostic:

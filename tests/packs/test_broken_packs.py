@@ -150,6 +150,7 @@ EXTRA_PACK = "pack: extra\nversion: 1.0.0\nlanguage: en\nresponses:\n  greet: Ho
 STUB_SLOTS = "        slots:\n          order_status: shipped\n"
 GOODBYE_STEPS = "      - respond: goodbye\n      - end\n"
 IDENTIFY_END = "          - end\n\n  return_item:"
+CUSTOM_GOODBYE = "  goodbye:\n    text: Thanks for shopping with us!\n    custom: {sticker: wave}\n"
 
 
 def case(name: str, edits: Edit | Sequence[Edit], *expected: Expect) -> Any:
@@ -326,6 +327,16 @@ CASES = [
             "responses.parcel_status[1].channel: unknown channel 'slak'; did you mean 'slack'?",
         ),
     ),
+    case(
+        "unknown-served-channel",
+        replace(SHOP, "imports: [base]\n", "channels: [webchat, sms]\nimports: [base]\n"),
+        E("P218", SHOP, 6, 21, "channels[1]: unknown channel 'sms'; known: botframework, facebook"),
+    ),
+    case(
+        "served-channel-listed-twice",
+        replace(SHOP, "imports: [base]\n", "channels: [webchat, slack, webchat]\nimports: [base]\n"),
+        E("P104", SHOP, 6, 11, "channels: 'webchat' is listed more than once"),
+    ),
     # -- P105 .. P110
     case(
         "bad-validation-pattern",
@@ -392,6 +403,14 @@ CASES = [
         "duplicate-entity-across-files",
         write(EXTRA, "entities:\n  size:\n    lookup: [xs, xl]\n"),
         E("P201", EXTRA, 2, 3, "entity 'size' is defined twice in this pack"),
+    ),
+    case(
+        "channels-in-two-files",
+        [
+            replace(SHOP, "imports: [base]\n", "channels: [webchat]\nimports: [base]\n"),
+            write(EXTRA, "channels: [whatsapp]\n"),
+        ],
+        E("P201", EXTRA, 1, 1, "pack setting 'channels' is defined twice in this pack (also at "),
     ),
     case(
         "conflict-with-import",
@@ -677,6 +696,38 @@ CASES = [
         "condition-unknown-name",
         replace(FLOWS, 'if: slots.order_status == "lost"', 'if: order_status == "lost"'),
         E("P504", FLOWS, 10, 13, "condition uses 'order_status', which is not known"),
+    ),
+    # -- P5xx: responses on the channels the pack is served on
+    case(
+        "button-title-too-long-for-whatsapp",
+        [
+            replace(SHOP, "imports: [base]\n", "channels: [webchat, whatsapp]\nimports: [base]\n"),
+            replace(DOMAIN, "        - title: Small\n", "        - title: Small, for narrow feet\n"),
+        ],
+        E(
+            "P505",
+            DOMAIN,
+            61,
+            18,
+            "response 'ask_size' on WhatsApp: button title 'Small, for narrow feet' is longer than "
+            "WhatsApp's 20 characters: it is cut short",
+        ),
+    ),
+    case(
+        "custom-payload-on-sms",
+        [
+            replace(SHOP, "imports: [base]\n", "channels: [webchat, twilio]\nimports: [base]\n"),
+            replace(DOMAIN, "  goodbye: Thanks for shopping with us!\n", CUSTOM_GOODBYE),
+        ],
+        E("P506", DOMAIN, 88, 5, "response 'goodbye' has a custom payload, which SMS (Twilio) does not send"),
+    ),
+    case(
+        "custom-payload-for-several-messengers",
+        [
+            replace(SHOP, "imports: [base]\n", "channels: [telegram, slack]\nimports: [base]\n"),
+            replace(DOMAIN, "  goodbye: Thanks for shopping with us!\n", CUSTOM_GOODBYE),
+        ],
+        E("P507", DOMAIN, 88, 5, "message is sent to Telegram and Slack"),
     ),
     # -- P6xx: escalation
     case(
