@@ -204,6 +204,7 @@ def _serve(
 ) -> int:
     import uvicorn
 
+    from engine.channels.registry import check_channels
     from engine.nlu import ModelError
     from engine.packs import PackInvalid
     from engine.server.app import (
@@ -252,6 +253,11 @@ def _serve(
     )
     if action_url is not None:
         os.environ[ACTION_SERVER_URL_VARIABLE] = action_url
+    try:  # the workers would each fail on it: say it once, here
+        check_channels(config.channels, [pack.name for pack in packs])
+    except ValueError as error:
+        console.print(f"[red]parley run: {escape(str(error))}[/red]")
+        return EXIT_FAILED
     configure_logging(args.log_level)
     _print_urls(console, base, packs, config)
     uvicorn.run("engine.server.app:app_from_environment", factory=True, workers=args.workers, **options)
@@ -265,6 +271,8 @@ def _print_urls(console: Console, base: str, packs: list[Pack], config: EngineCo
     agents = ", ".join(config.handoff.agents) or "none configured: see `parley agent-token`"
     console.print(f"  agent console: [bold]{base}/console[/bold] (agents: {escape(agents)})")
     console.print(f"  REST channel:  {base}/webhooks/rest/webhook")
+    for name in config.channels.enabled():
+        console.print(f"  {name + ':':<14} {base}/webhooks/{name}/webhook")
     console.print(f"  API docs:      {base}/docs")
     console.file.flush()
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from engine.channels.settings import ChannelsConfig
+
 DEFAULT_CONFIG = Path("config.yml")
 
 
@@ -178,6 +180,10 @@ class EngineConfig(BaseModel):
     )
     handoff: HandoffConfig = Field(
         default_factory=HandoffConfig, description="Human handoff: the agent console and tickets."
+    )
+    channels: ChannelsConfig = Field(
+        default_factory=ChannelsConfig,
+        description="Messenger connectors (telegram, slack, facebook, whatsapp, botframework, twilio).",
     )
     policies: list[str] = Field(
         default_factory=lambda: ["escalation", "repair", "flow", "fallback"],

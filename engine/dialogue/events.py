@@ -242,6 +242,19 @@ class RuleReleased(Event):
     rule: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeliveryFailed(Event):
+    """Messages the assistant said did not reach the customer's messenger: the platform refused
+    them or stayed unreachable after the connector's retries. `undelivered` counts them; `status`
+    is the platform's HTTP answer (None when it never answered)."""
+
+    KIND = "delivery_failed"
+    channel: str
+    error: str
+    undelivered: int
+    status: int | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -267,6 +280,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         HandoffTransferred,
         HandoffEnded,
         RuleReleased,
+        DeliveryFailed,
     )
 }
 

@@ -98,6 +98,9 @@ class HandoffDesk:
         self.service = service
         self.agents = agents
         self.live = live or LiveChannels()
+        #: Sends messages said outside the customer's turns to their messenger: (pack, sender_id,
+        #: channel, messages); set by the server when messenger connectors are on.
+        self.relay: Callable[[str, str, str, list[dict[str, Any]]], None] | None = None
         self.resolutions = dict(resolutions if resolutions is not None else DEFAULT_RESOLUTIONS)
         self.expire_after_seconds = expire_after_seconds
         self.webhook = webhook
@@ -562,15 +565,20 @@ class HandoffDesk:
             return TurnResult(tuple(tracker.events[start:]), None)
 
         result = self.service.apply(ticket.pack, ticket.sender_id, run)
-        self.push(ticket.pack, ticket.sender_id, result.events)
+        self.push(ticket, result.events)
         return box[0]
 
-    def push(self, pack: str, sender_id: str, events: tuple[Event, ...] | list[Event]) -> None:
+    def push(self, ticket: Ticket, events: tuple[Event, ...] | list[Event]) -> None:
+        """Tell the customer's open connections (web chat) of the new messages, and send them to
+        their messenger when the conversation is on one (`relay`)."""
         from engine.server.service import rest_message
 
-        messages = [rest_message(sender_id, e) for e in events if isinstance(e, BotUttered)]
-        if messages:
-            self.live.publish(pack, sender_id, messages)
+        messages = [rest_message(ticket.sender_id, e) for e in events if isinstance(e, BotUttered)]
+        if not messages:
+            return
+        self.live.publish(ticket.pack, ticket.sender_id, messages)
+        if self.relay is not None:
+            self.relay(ticket.pack, ticket.sender_id, ticket.channel, messages)
 
     def _notice(
         self,

@@ -33,8 +33,9 @@ from engine.handoff.store import InMemoryTicketStore, TicketStore
 from engine.handoff.webhook import WebhookDispatcher
 from engine.nlu import ModelStore, NluModel
 from engine.packs import Pack
-from engine.server import api, console, health, rest
+from engine.server import api, channels, console, health, rest
 from engine.server.boundary import BodyGuardMiddleware, RequestContextMiddleware
+from engine.server.channels import ChannelHub, ChannelSetup
 from engine.server.errors import install_error_handlers
 from engine.server.logs import configure_logging
 from engine.server.metrics import Metrics
@@ -113,13 +114,16 @@ def create_app(
     settings: ServerSettings | None = None,
     *,
     handoff: HandoffSetup | None = None,
+    messengers: ChannelSetup | None = None,
     on_close: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """The app serving `registry`'s assistants. The stores (and `on_close`) are closed when the
     app shuts down. `app.state` holds `conversations` (the ConversationService), `turns` (the
-    TurnRunner channels use), `desk` (the HandoffDesk), `registry`, `metrics` and `settings`."""
+    TurnRunner channels use), `desk` (the HandoffDesk), `channels` (the messenger connectors'
+    ChannelHub), `registry`, `metrics` and `settings`."""
     settings = settings or ServerSettings()
     handoff = handoff or HandoffSetup()
+    messengers = messengers or ChannelSetup()
     metrics = Metrics()
     service = ConversationService(
         registry.assistant, registry.names, trackers, locks, lock_wait=settings.lock_wait
@@ -136,6 +140,9 @@ def create_app(
     )
     service.desk = desk  # the desk's hooks run around every customer turn
     turns = TurnRunner(service, metrics, threads=settings.turn_threads)
+    hub = ChannelHub(messengers, turns, metrics)
+    if hub.channels:
+        desk.relay = hub.relay  # agents' messages reach customers on messengers too
     for name in registry.names:
         metrics.serving(name, registry.served(name).model_id)
 
@@ -149,6 +156,8 @@ def create_app(
         tasks = [asyncio.create_task(_sweep_tickets(desk, handoff.config.sweep_seconds))]
         if settings.reload_interval:
             tasks.append(asyncio.create_task(_watch_models(registry, metrics, settings.reload_interval)))
+        if hub.channels:
+            tasks.append(asyncio.create_task(hub.run_sweeper()))
         if handoff.webhook is not None:
             handoff.webhook.start()
         try:
@@ -158,8 +167,16 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await hub.stop()
             stop_webhook = [handoff.webhook.stop] if handoff.webhook is not None else []
-            closing = (*stop_webhook, handoff.live.close, handoff.tickets.close, trackers.close, locks.close)
+            closing = (
+                *stop_webhook,
+                handoff.live.close,
+                handoff.tickets.close,
+                messengers.inbox.close,
+                trackers.close,
+                locks.close,
+            )
             for close in (*closing, *on_close):
                 try:
                     close()
@@ -169,6 +186,7 @@ def create_app(
     app = FastAPI(title="Parley", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.conversations = service
     app.state.desk = desk
+    app.state.channels = hub
     app.state.turns = turns
     app.state.registry = registry
     app.state.metrics = metrics
@@ -176,6 +194,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(rest.router)
+    app.include_router(channels.router)  # after REST's: /webhooks/rest/webhook is REST's own
     app.include_router(api.router)
     app.include_router(console.analytics_router)
     app.include_router(console.page_router)
@@ -303,11 +322,33 @@ def build_app(
 
     try:
         handoff = handoff_setup(config, trackers)
+        messengers = messenger_setup(config, trackers, registry.names)
     except Exception:
         trackers.close()
         locks.close()
         raise
-    return create_app(registry, trackers, locks, app_settings, handoff=handoff, on_close=[close_sessions])
+    return create_app(
+        registry,
+        trackers,
+        locks,
+        app_settings,
+        handoff=handoff,
+        messengers=messengers,
+        on_close=[close_sessions],
+    )
+
+
+def messenger_setup(config: EngineConfig, trackers: TrackerStore, packs: Sequence[str]) -> ChannelSetup:
+    """The connectors config.yml switches on, their inbox in the tracker store's database (in
+    memory beside a memory:// tracker store). Raises `ChannelSetupError` (a credential missing
+    from the environment, a pack not served)."""
+    from engine.channels.inbox import Inbox, InMemoryInbox, SqlInbox
+    from engine.channels.registry import build_channels
+    from engine.stores.sql import SqlTrackerStore
+
+    built = build_channels(config.channels, packs)
+    inbox: Inbox = SqlInbox(trackers) if isinstance(trackers, SqlTrackerStore) else InMemoryInbox()
+    return ChannelSetup(built, inbox)
 
 
 def handoff_setup(config: EngineConfig, trackers: TrackerStore) -> HandoffSetup:

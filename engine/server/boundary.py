@@ -9,7 +9,9 @@ a JSON 500 naming the request id.
 `BodyGuardMiddleware` reads the whole body of POST, PUT and PATCH requests first: larger than
 `max_body_bytes` → 413 (without reading further when Content-Length says so); a body whose
 content type is not JSON → 415; not UTF-8 → 400. A body sent without a content type is taken
-as JSON, as Rasa's REST channel does. Only then does the route parse the JSON.
+as JSON, as Rasa's REST channel does. Only then does the route parse the JSON. The messenger
+connectors' webhooks (`/webhooks/<name>/webhook` other than REST's) also take HTML forms, which
+Twilio and Slack's interactivity send.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Routes polled by machines: their requests are logged at DEBUG only.
 _QUIET = frozenset({"/health", "/ready", "/metrics"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Paths that also take application/x-www-form-urlencoded bodies: the messenger connectors'.
+_FORM_PATHS = re.compile(r"^/webhooks/(?!rest/)[a-z0-9_]+/webhook$")
 
 
 class RequestContextMiddleware:
@@ -124,7 +128,9 @@ class BodyGuardMiddleware:
             content_type = headers.get("content-type")
             if content_type is None:
                 scope = {**scope, "headers": [*scope["headers"], (b"content-type", b"application/json")]}
-            elif not _is_json(content_type):
+            elif not _is_json(content_type) and not (
+                _is_form(content_type) and _FORM_PATHS.match(scope["path"])
+            ):
                 response = error_response(
                     415,
                     "unsupported_media_type",
@@ -163,6 +169,10 @@ def _is_json(content_type: str) -> bool:
         isinstance(charset, str) and charset.lower().replace("_", "-") in ("utf-8", "utf8")
     )
     return (subtype == "json" or subtype.endswith("+json")) and utf8
+
+
+def _is_form(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

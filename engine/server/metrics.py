@@ -96,6 +96,21 @@ class Metrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.channel_messages = Counter(
+            "parley_channel_messages",
+            "Messenger webhook deliveries, by connector and outcome: received, duplicate (a "
+            "platform's retry, not processed again), rejected (failed verification), malformed, "
+            "processed, retried (the conversation was busy or the store failed), failed.",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+        self.channel_sends = Counter(
+            "parley_channel_sends",
+            "Calls to messenger platforms' APIs, by connector and outcome: sent, retried (429, 5xx, "
+            "unreachable), failed.",
+            ["channel", "outcome"],
+            registry=registry,
+        )
         self._models: dict[str, str] = {}
         #: pack name -> (the Pack these label sets come from, intents, actions)
         self._labels: dict[str, tuple[Pack, frozenset[str], frozenset[str]]] = {}

@@ -22,6 +22,11 @@ helpdesk webhook: a row per notification, delivered (or given up) by a backgroun
 Indexes: the waiting list (status, priority rank, created), a conversation's open ticket
 (pack, sender_id, status), analytics by creation time, a ticket's timeline, and the due deliveries.
 
+`channel_inbox` (migration 0003) records every message a messenger connector received before
+the platform is answered: one row per platform delivery, unique by (channel, message_id) so a
+retried delivery is recognised, processed in the background and kept a week after it is done
+(indexes: the due rows, and the rows old enough to prune).
+
 Changing these tables needs a new migration in `migrations/versions/`; a test compares the
 migrated database with this module.
 """
@@ -162,4 +167,28 @@ webhook_deliveries = Table(
     Column("finished_at", Double, nullable=True),
     Column("last_error", Text, nullable=True),
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+)
+
+channel_inbox = Table(
+    "channel_inbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    #: The platform's id of the delivery (Telegram's update_id, Slack's event_id, ...).
+    Column("message_id", String(200), nullable=False),
+    Column("pack", String(200), nullable=False),
+    Column("sender_id", Text, nullable=False),
+    #: JSON: the message's text, reply address and metadata.
+    Column("data", Text, nullable=False),
+    #: pending, done, failed
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("received_at", Double, nullable=False),
+    #: When it may be taken (again): the end of a worker's lease, or of a retry's wait.
+    Column("next_attempt_at", Double, nullable=False),
+    Column("finished_at", Double, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("channel", "message_id", name="uq_channel_inbox_delivery"),
+    Index("ix_channel_inbox_due", "state", "next_attempt_at"),
+    Index("ix_channel_inbox_received", "received_at"),
 )

@@ -14,6 +14,7 @@ from engine.dialogue.events import (
     AllSlotsReset,
     BotUttered,
     CollectExhausted,
+    DeliveryFailed,
     Event,
     EventError,
     FallbackCounted,
@@ -98,6 +99,9 @@ SAMPLES: list[Event] = [
     HandoffTransferred(queue="billing", agent="sam", timestamp=T),
     HandoffEnded(resume=True, agent="sam", timestamp=T),
     RuleReleased(rule=2, timestamp=T),
+    DeliveryFailed(
+        channel="whatsapp", error="WhatsApp API refused the message", undelivered=2, status=400, timestamp=T
+    ),
 ]
 
 

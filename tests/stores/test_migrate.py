@@ -40,6 +40,7 @@ def test_migrate_creates_the_schema_of_a_fresh_database(engine: Engine) -> None:
         "tickets",
         "ticket_entries",
         "webhook_deliveries",
+        "channel_inbox",
     }
     assert versions(engine) == [head_revision()]
 

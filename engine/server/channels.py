@@ -1,0 +1,455 @@
+"""The messenger connectors' webhooks, `/webhooks/<name>/webhook`, and what happens after.
+
+A platform's request is verified first (a request that fails is answered 401/403, logged
+without its content and never read further), then handshakes are answered, then its messages are
+recorded in the inbox (engine.channels.inbox) and only then is the platform answered: fast
+(Slack wants an answer within 3 s) and never before the message is safe. A delivery seen before
+is answered the same and not processed again.
+
+Recorded messages are processed in the background, one conversation's messages in the order
+they came: a digit answering numbered options becomes the option's payload, the turn runs like
+any channel's (`TurnRunner.message`, with the platform's id as `message_id`), and the replies are
+rendered for the platform and sent by the connector's `Sender`. A conversation that stays busy
+or a store that fails leaves the message pending, tried again by the sweeper; messages a worker
+died holding are taken over when their lease ends. Replies that cannot be delivered are recorded
+in the conversation as a `delivery_failed` event.
+
+Agents' messages (and the bot's, when an agent hands a conversation back) reach messenger
+customers through `relay`, which the handoff desk calls: in order per conversation, on a small
+pool of threads so an agent never waits for a platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+
+from engine.channels.base import Answer, Inbound, Malformed, Rejected, WebhookRequest
+from engine.channels.inbox import RETENTION_SECONDS, Inbox, InboxItem, InMemoryInbox
+from engine.channels.registry import Channel
+from engine.channels.text import buttons_of, chosen_option
+from engine.dialogue.events import BotUttered, DeliveryFailed, UserUttered
+from engine.dialogue.runtime import Assistant, TurnResult
+from engine.dialogue.tracker import Tracker
+from engine.server.errors import ConversationBusy, error_response
+from engine.server.metrics import Metrics
+from engine.server.schemas import MAX_MESSAGE_CHARS
+from engine.server.service import ConversationService, UnknownPack, rest_message
+from engine.server.turns import TurnFailed, TurnRunner
+from engine.stores.base import StoreError
+
+log = logging.getLogger("engine.server.channels")
+
+#: Attempts at a message whose turn keeps failing (busy conversation, store down, a bug) before
+#: it is given up (logged, counted, left in the inbox as failed).
+MAX_TURN_ATTEMPTS = 8
+#: Seconds before a pending message is tried again: 2, 4, 8 ... capped.
+RETRY_CAP_SECONDS = 300.0
+#: Threads sending relayed messages (agents' replies) to platforms.
+RELAY_THREADS = 4
+#: Threads sending the replies of turns (they may wait out a platform's Retry-After).
+SEND_THREADS = 16
+#: The metadata key of a user event that holds the connector's reply address.
+ADDRESS_KEY = "address"
+
+
+@dataclass(frozen=True)
+class ChannelSetup:
+    """The connectors that are on (name -> Channel), where their messages are recorded, and the
+    clock verification and the inbox use (tests give a fake one)."""
+
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    inbox: Inbox = field(default_factory=InMemoryInbox)
+    clock: Callable[[], float] = time.time
+    #: How often the sweeper looks for messages due again.
+    sweep_seconds: float = 5.0
+
+
+class ChannelHub:
+    def __init__(self, setup: ChannelSetup, turns: TurnRunner, metrics: Metrics) -> None:
+        self.channels = dict(setup.channels)
+        self.inbox = setup.inbox
+        self.clock = setup.clock
+        self.sweep_seconds = setup.sweep_seconds
+        self.turns = turns
+        self.metrics = metrics
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._order: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._sends = anyio.CapacityLimiter(SEND_THREADS)
+        self._relays = _KeyedSerialExecutor(RELAY_THREADS)
+        self._last_prune = 0.0
+
+    @property
+    def service(self) -> ConversationService:
+        return self.turns.service
+
+    # -- inbound -------------------------------------------------------------------------------
+    async def receive(self, name: str, request: WebhookRequest) -> Response:
+        channel = self.channels.get(name)
+        if channel is None:
+            on = ", ".join(sorted(self.channels)) or "none"
+            return error_response(
+                404,
+                "unknown_channel",
+                f"no connector '{name}' is on here (on: {on}); switch it on under channels: in config.yml",
+            )
+        connector = channel.connector
+        if request.method == "GET":
+            return _response(connector.subscribe(request))
+        try:
+            connector.verify(request, self.clock())
+        except Rejected as rejected:
+            self.metrics.channel_messages.labels(name, "rejected").inc()
+            log.warning(
+                "%s webhook: rejected a request (%s); it was not processed",
+                name,
+                rejected.reason,
+                extra={"channel": name, "status": rejected.status},
+            )
+            code = "unauthorized" if rejected.status == 401 else "forbidden"
+            return error_response(rejected.status, code, f"verification failed: {rejected.reason}")
+        handshake = connector.challenge(request)
+        if handshake is not None:
+            return _response(handshake)
+        try:
+            messages = connector.parse(request)
+        except Malformed as error:
+            self.metrics.channel_messages.labels(name, "malformed").inc()
+            log.warning("%s webhook: a verified request was not understood: %s", name, error)
+            return error_response(400, "invalid_payload", f"not a {name} webhook payload: {error}")
+        if messages:
+            messages = [_storable(m) for m in messages]
+            # Recorded before the answer: a platform that hears 200 may forget the message.
+            new = await self.turns.run(self.inbox.record, name, channel.pack, messages, self.clock())
+            seen = len(messages) - len(new)
+            self.metrics.channel_messages.labels(name, "received").inc(len(new))
+            if seen:
+                self.metrics.channel_messages.labels(name, "duplicate").inc(seen)
+                log.info("%s webhook: %d delivery(ies) seen before, not processed again", name, seen)
+            for item in new:
+                self._spawn(self.process(item))
+        return _response(connector.ack(request))
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def process(self, item: InboxItem) -> None:
+        """Run the message's turn and send the replies; never raises (what fails is logged, and
+        the message left pending or marked failed)."""
+        key = (item.pack, item.inbound.sender_id)
+        lock, users = self._order.get(key, (asyncio.Lock(), 0))
+        self._order[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._process(item)
+        except Exception:
+            log.exception("processing %s message %s failed", item.channel, item.inbound.message_id)
+        finally:
+            lock, users = self._order[key]
+            if users <= 1:
+                del self._order[key]
+            else:
+                self._order[key] = (lock, users - 1)
+
+    async def _process(self, item: InboxItem) -> None:
+        channel = self.channels.get(item.channel)
+        name = item.channel
+        if channel is None:  # switched off since it was recorded
+            await self.turns.run(self._give_up, item, f"the {name} connector is no longer on")
+            return
+        inbound = item.inbound
+        attempts = item.attempts + 1
+        try:
+            text = await self._choice(channel, item)
+            reply = await self.turns.message(
+                item.pack,
+                inbound.sender_id,
+                text,
+                channel=name,
+                metadata={**inbound.metadata, ADDRESS_KEY: dict(inbound.address)},
+                message_id=f"{name}:{inbound.message_id}",
+            )
+        except (ConversationBusy, StoreError, TurnFailed) as error:
+            await self.turns.run(self._later, item, attempts, _reason(error))
+            return
+        except UnknownPack as error:
+            await self.turns.run(self._give_up, item, str(error))
+            return
+        self.metrics.channel_messages.labels(name, "processed").inc()
+        await self._send(channel, item.pack, inbound.sender_id, reply.messages, inbound.address)
+        await self.turns.run(self.inbox.done, item.id, self.clock())
+
+    async def _choice(self, channel: Channel, item: InboxItem) -> str:
+        """The message's text, or the payload of the numbered option a bare digit chooses."""
+        text = item.inbound.text
+        if not text.strip().lstrip("#").rstrip(".)").isdigit():
+            return text
+        tracker = await self.turns.run(self.service.tracker, item.pack, item.inbound.sender_id)
+        message = _last_options(tracker)
+        if message is None or not channel.connector.numbered(message):
+            return text
+        return chosen_option(text, buttons_of(message)) or text
+
+    def _later(self, item: InboxItem, attempts: int, reason: str) -> None:
+        if attempts >= MAX_TURN_ATTEMPTS:
+            self._give_up(item, f"{reason} ({attempts} attempts)", attempts)
+            return
+        wait = min(RETRY_CAP_SECONDS, 2.0**attempts)
+        self.metrics.channel_messages.labels(item.channel, "retried").inc()
+        log.warning(
+            "%s message %s: %s; trying again in %g s", item.channel, item.inbound.message_id, reason, wait
+        )
+        self.inbox.retry(item.id, attempts=attempts, at=self.clock() + wait, error=reason)
+
+    def _give_up(self, item: InboxItem, reason: str, attempts: int | None = None) -> None:
+        self.metrics.channel_messages.labels(item.channel, "failed").inc()
+        log.error("%s message %s was given up: %s", item.channel, item.inbound.message_id, reason)
+        self.inbox.failed(item.id, attempts=attempts or item.attempts + 1, now=self.clock(), error=reason)
+
+    # -- outbound ------------------------------------------------------------------------------
+    async def _send(
+        self,
+        channel: Channel,
+        pack: str,
+        sender_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        address: Mapping[str, Any],
+    ) -> None:
+        if messages:
+            await anyio.to_thread.run_sync(
+                self.deliver, channel, pack, sender_id, messages, address, limiter=self._sends
+            )
+
+    def deliver(
+        self,
+        channel: Channel,
+        pack: str,
+        sender_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        address: Mapping[str, Any],
+    ) -> bool:
+        """Render and send `messages` (blocking); a failure is recorded in the conversation as a
+        `delivery_failed` event. Returns whether everything was delivered."""
+        name = channel.name
+        try:
+            calls = channel.connector.render(messages, address)
+        except Exception as error:  # e.g. Bot Framework's token could not be had
+            log.warning("%s: the replies could not be prepared: %s", name, error)
+            self._record_failure(
+                channel, pack, sender_id, f"{type(error).__name__}: {error}", len(messages), None
+            )
+            return False
+        result = channel.sender.send(channel.connector, calls)
+        sends = self.metrics.channel_sends
+        sends.labels(name, "sent").inc(result.calls)
+        if result.retries:
+            sends.labels(name, "retried").inc(result.retries)
+        if result.ok:
+            return True
+        sends.labels(name, "failed").inc()
+        undelivered = max(1, len(messages) - result.sent)
+        log.warning("%s: %d message(s) to %s not delivered: %s", name, undelivered, sender_id, result.error)
+        self._record_failure(channel, pack, sender_id, result.error or "", undelivered, result.status)
+        return False
+
+    def _record_failure(
+        self, channel: Channel, pack: str, sender_id: str, error: str, undelivered: int, status: int | None
+    ) -> None:
+        event = DeliveryFailed(
+            channel=channel.name,
+            error=error[:500],
+            undelivered=undelivered,
+            status=status,
+            timestamp=self.clock(),
+        )
+
+        def add(assistant: Assistant, tracker: Tracker) -> TurnResult:
+            return TurnResult((event,), None)
+
+        try:
+            self.service.apply(pack, sender_id, add)
+        except Exception:
+            log.exception("could not record the failed delivery to %s/%s", pack, sender_id)
+
+    def relay(
+        self, pack: str, sender_id: str, channel_name: str, messages: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Send messages said outside the customer's turns (an agent's reply) to the platform the
+        conversation is on; returns at once (sent in order, per conversation, on relay threads)."""
+        channel = self.channels.get(channel_name)
+        if channel is None or channel.pack != pack or not messages:
+            return
+        batch = list(messages)
+
+        def send() -> None:
+            address = self._address(pack, sender_id, channel_name)
+            if address is None:
+                log.warning("%s: no reply address known for %s; message not relayed", channel_name, sender_id)
+                return
+            self.deliver(channel, pack, sender_id, batch, channel.connector.later_address(address))
+
+        self._relays.submit((pack, sender_id), send)
+
+    def _address(self, pack: str, sender_id: str, channel_name: str) -> Mapping[str, Any] | None:
+        for event in reversed(self.service.tracker(pack, sender_id).events):
+            if isinstance(event, UserUttered) and event.input_channel == channel_name:
+                address = event.metadata.get(ADDRESS_KEY)
+                return address if isinstance(address, Mapping) else None
+        return None
+
+    # -- background ----------------------------------------------------------------------------
+    async def sweep(self) -> int:
+        """Process the messages due again (a busy conversation's, a dead worker's); prune old
+        finished ones once an hour. Returns how many were taken."""
+        now = self.clock()
+        due = await self.turns.run(self.inbox.due, now)
+        for item in due:
+            self._spawn(self.process(item))
+        if now - self._last_prune > 3600:
+            self._last_prune = now
+            pruned = await self.turns.run(self.inbox.prune, now - RETENTION_SECONDS)
+            if pruned:
+                log.info("pruned %d finished messenger deliveries older than a week", pruned)
+        return len(due)
+
+    async def run_sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception(
+                    "looking for due messenger messages failed (tried again in %g s)", self.sweep_seconds
+                )
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until the messages being processed are done (tests, shutdown)."""
+        with anyio.move_on_after(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._relays.join(timeout)
+
+    async def stop(self) -> None:
+        """Finish what is under way (messages left are pending in the inbox for the next start)."""
+        await self.idle(timeout=5.0)
+        for task in list(self._tasks):
+            task.cancel()
+        self._relays.shutdown()
+        for channel in self.channels.values():
+            channel.close()
+
+
+class _KeyedSerialExecutor:
+    """Runs submitted jobs on a thread pool, one at a time and in order for each key."""
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="parley-relay")
+        self._queues: dict[Any, deque[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def submit(self, key: Any, job: Callable[[], None]) -> None:
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append(job)
+                return
+            self._queues[key] = deque([job])
+        self._pool.submit(self._drain, key)
+
+    def _drain(self, key: Any) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    self._idle.notify_all()
+                    return
+                job = queue[0]
+            try:
+                job()
+            except Exception:
+                log.exception("relaying a message failed")
+            with self._lock:
+                queue.popleft()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queues and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _last_options(tracker: Tracker) -> dict[str, Any] | None:
+    """The bot's latest message, in the REST shape, if it offered buttons and the customer has
+    not written since."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return None
+        if isinstance(event, BotUttered) and (event.data.get("buttons") or event.data.get("quick_replies")):
+            return rest_message(tracker.sender_id, event)
+    return None
+
+
+def _storable(message: Inbound) -> Inbound:
+    """The message with text the engine accepts: no NUL, at most MAX_MESSAGE_CHARS characters
+    (a platform allows more; the NLU reads the first 1,000 anyway)."""
+    text = message.text.replace("\x00", "")[:MAX_MESSAGE_CHARS] or " "
+    return message if text == message.text else replace(message, text=text)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ConversationBusy):
+        return "the conversation stayed busy"
+    return str(error) or type(error).__name__
+
+
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+# -- the route -------------------------------------------------------------------------------
+router = APIRouter(tags=["messenger connectors"])
+
+
+@router.post("/webhooks/{name}/webhook")
+async def webhook(name: str, request: Request) -> Response:
+    """A messenger platform's webhook (telegram, slack, facebook, whatsapp, botframework,
+    twilio): verified, recorded, answered at once, processed after. See docs/channels/."""
+    return await _receive(name, request)
+
+
+@router.get("/webhooks/{name}/webhook")
+async def webhook_subscription(name: str, request: Request) -> Response:
+    """A platform checking the webhook when it is registered (Messenger's and WhatsApp's
+    `hub.challenge`)."""
+    return await _receive(name, request)
+
+
+async def _receive(name: str, request: Request) -> Response:
+    hub: ChannelHub = request.app.state.channels
+    body = await request.body() if request.method == "POST" else b""
+    incoming = WebhookRequest(
+        method=request.method,
+        url=str(request.url),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+    )
+    return await hub.receive(name, incoming)
