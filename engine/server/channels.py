@@ -89,6 +89,8 @@ class ChannelHub:
         self._sends = anyio.CapacityLimiter(SEND_THREADS)
         self._relays = _KeyedSerialExecutor(RELAY_THREADS)
         self._last_prune = 0.0
+        #: Inbox items this process has taken and not finished (released when it stops).
+        self._taken: dict[int, InboxItem] = {}
 
     @property
     def service(self) -> ConversationService:
@@ -150,6 +152,7 @@ class ChannelHub:
         """Run the message's turn and send the replies; never raises (what fails is logged, and
         the message left pending or marked failed)."""
         key = (item.pack, item.inbound.sender_id)
+        self._taken[item.id] = item
         lock, users = self._order.get(key, (asyncio.Lock(), 0))
         self._order[key] = (lock, users + 1)
         try:
@@ -158,6 +161,7 @@ class ChannelHub:
         except Exception:
             log.exception("processing %s message %s failed", item.channel, item.inbound.message_id)
         finally:
+            self._taken.pop(item.id, None)
             lock, users = self._order[key]
             if users <= 1:
                 del self._order[key]
@@ -343,10 +347,21 @@ class ChannelHub:
         self._relays.join(timeout)
 
     async def stop(self) -> None:
-        """Finish what is under way (messages left are pending in the inbox for the next start)."""
+        """Finish what is under way for a few seconds; messages still unfinished are released
+        (due at once) for the next server to take, instead of waiting out their lease."""
         await self.idle(timeout=5.0)
         for task in list(self._tasks):
             task.cancel()
+        left = list(self._taken.values())
+        if left:
+            now = self.clock()
+            try:
+                for item in left:
+                    self.inbox.retry(item.id, attempts=item.attempts, at=now, error="the server stopped")
+            except Exception:
+                log.exception("could not release %d unfinished messenger messages", len(left))
+            else:
+                log.info("released %d unfinished messenger message(s) for the next start", len(left))
         self._relays.shutdown()
         for channel in self.channels.values():
             channel.close()
