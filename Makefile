@@ -93,6 +93,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/dialogue.py
 	$(BIN)/python benchmarks/actions.py
 	$(BIN)/python benchmarks/server.py
+	$(BIN)/python benchmarks/channels.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models reports

@@ -1,7 +1,7 @@
 """What every messenger connector is: the platform's webhook in, the platform's API calls out.
 
 A connector is pure translation and checking; it never runs a turn or sends anything itself.
-The hub (engine.channels.hub) does the rest, the same way for every platform:
+The hub (engine.server.channels) does the rest, the same way for every platform:
 
 1. `subscribe(request)` answers a GET (Messenger/WhatsApp `hub.challenge`).
 2. `verify(request, now)` checks authenticity before anything reads the body; `Rejected`

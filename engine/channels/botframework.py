@@ -49,6 +49,9 @@ KEYS_MAX_AGE = 3600.0
 #: A token signed by a key we do not know fetches the keys again, at most this often (seconds):
 #: anyone can send such a token, and each must not cost a request to Microsoft.
 UNKNOWN_KEY_REFETCH = 300.0
+#: Seconds between attempts at fetching the keys while none could be fetched yet (requests in
+#: between are answered 503 at once instead of each waiting on Microsoft's servers).
+KEYS_RETRY = 10.0
 #: A reply token is fetched again this many seconds before it expires.
 TOKEN_MARGIN = 300.0
 #: The only signature algorithm the Bot Framework uses for its tokens.
@@ -219,7 +222,9 @@ class BotFrameworkConnector(Connector):
         if not isinstance(activity, dict):
             return
         service_url = claims.get("serviceurl")
-        if service_url is not None and service_url != activity.get("serviceUrl"):
+        if not isinstance(service_url, str) or service_url != activity.get("serviceUrl"):
+            # Without the claim, a token for this bot could send its replies (and the bot's
+            # access token with them) to any serviceUrl the body names.
             raise Rejected(
                 "the activity's serviceUrl is not the one the token was issued for (serviceurl claim)", 403
             )
@@ -233,7 +238,10 @@ class BotFrameworkConnector(Connector):
         with self._keys_lock:
             if not self._fixed_keys and self._keys_are_due(kid, now):
                 self._refresh_keys(now)
-            found = (self._keys or {}).get(kid)
+            keys = self._keys
+        if keys is None:
+            raise Rejected("the Bot Framework's signing keys could not be fetched yet; try again", 503)
+        found = keys.get(kid)
         if found is None:
             raise Rejected(
                 f"the token's signing key {kid[:80]!r} is not one of the Bot Framework's keys", 403
@@ -242,7 +250,9 @@ class BotFrameworkConnector(Connector):
 
     def _keys_are_due(self, kid: str, now: float) -> bool:
         age = now - self._keys_fetched_at
-        if self._keys is None or age >= KEYS_MAX_AGE:
+        if self._keys is None:
+            return age >= KEYS_RETRY
+        if age >= KEYS_MAX_AGE:
             return True
         return kid not in self._keys and age >= UNKNOWN_KEY_REFETCH
 

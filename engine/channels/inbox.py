@@ -15,6 +15,7 @@ hours at most) and then pruned.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections.abc import Sequence
@@ -126,6 +127,7 @@ class InMemoryInbox:
     def __init__(self) -> None:
         self._rows: dict[int, _Row] = {}
         self._keys: dict[tuple[str, str], int] = {}
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def record(
@@ -143,7 +145,7 @@ class InMemoryInbox:
                 key = (channel, stored_id(message.message_id))
                 if key in self._keys:
                     continue
-                item = InboxItem(len(self._rows) + 1, channel, pack, message, 0, now)
+                item = InboxItem(next(self._ids), channel, pack, message, 0, now)
                 self._rows[item.id] = _Row(item, next_attempt_at=now + lease)
                 self._keys[key] = item.id
                 new.append(item)

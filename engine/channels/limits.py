@@ -92,10 +92,12 @@ def button_problems(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]])
 
 def shows_numbered(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]]) -> bool:
     """Whether these buttons are shown as numbered options (no buttons on the channel, too many
-    of them, or a payload too long for the platform)."""
+    of them, an empty payload, or a payload too long for the platform)."""
     if not buttons:
         return False
     if limits.max_buttons is None or len(buttons) > limits.max_buttons:
+        return True
+    if any(not b.get("payload") for b in buttons):  # platforms refuse a button that sends nothing
         return True
     cap = limits.max_payload_bytes
     return cap is not None and any(len(b.get("payload", "").encode("utf-8")) > cap for b in buttons)

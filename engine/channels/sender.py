@@ -98,6 +98,8 @@ class Sender:
                     auth=call.auth,
                     timeout=self.timeout,
                 )
+            except requests.exceptions.InvalidJSONError as failure:  # a custom payload JSON cannot hold
+                return f"{connector.name}: the message cannot be sent as JSON: {failure}", None, attempt
             except requests.RequestException as failure:
                 error, status = f"{connector.name} API unreachable: {type(failure).__name__}", None
             else:

@@ -322,10 +322,15 @@ def build_app(
 
     try:
         handoff = handoff_setup(config, trackers)
-        messengers = messenger_setup(config, trackers, registry.names)
     except Exception:
         trackers.close()
         locks.close()
+        raise
+    try:
+        messengers = messenger_setup(config, trackers, registry.names)
+    except Exception:
+        for close in (handoff.live.close, handoff.tickets.close, trackers.close, locks.close):
+            close()
         raise
     return create_app(
         registry,

@@ -60,6 +60,8 @@ RETRY_CAP_SECONDS = 300.0
 RELAY_THREADS = 4
 #: Threads sending the replies of turns (they may wait out a platform's Retry-After).
 SEND_THREADS = 16
+#: Threads verifying requests (Bot Framework may fetch its keys) and recording messages.
+INTAKE_THREADS = 8
 #: The metadata key of a user event that holds the connector's reply address.
 ADDRESS_KEY = "address"
 
@@ -87,6 +89,9 @@ class ChannelHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._order: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._sends = anyio.CapacityLimiter(SEND_THREADS)
+        #: Threads verifying and recording webhooks: not the turns' threads, so a burst of slow
+        #: turns never delays the platforms' acknowledgements.
+        self._intake = anyio.CapacityLimiter(INTAKE_THREADS)
         self._relays = _KeyedSerialExecutor(RELAY_THREADS)
         self._last_prune = 0.0
         #: Inbox items this process has taken and not finished (released when it stops).
@@ -110,17 +115,9 @@ class ChannelHub:
         if request.method == "GET":
             return _response(connector.subscribe(request))
         try:
-            connector.verify(request, self.clock())
+            await anyio.to_thread.run_sync(connector.verify, request, self.clock(), limiter=self._intake)
         except Rejected as rejected:
-            self.metrics.channel_messages.labels(name, "rejected").inc()
-            log.warning(
-                "%s webhook: rejected a request (%s); it was not processed",
-                name,
-                rejected.reason,
-                extra={"channel": name, "status": rejected.status},
-            )
-            code = "unauthorized" if rejected.status == 401 else "forbidden"
-            return error_response(rejected.status, code, f"verification failed: {rejected.reason}")
+            return self._rejected(name, rejected)
         handshake = connector.challenge(request)
         if handshake is not None:
             return _response(handshake)
@@ -133,7 +130,9 @@ class ChannelHub:
         if messages:
             messages = [_storable(m) for m in messages]
             # Recorded before the answer: a platform that hears 200 may forget the message.
-            new = await self.turns.run(self.inbox.record, name, channel.pack, messages, self.clock())
+            new = await anyio.to_thread.run_sync(
+                self.inbox.record, name, channel.pack, messages, self.clock(), limiter=self._intake
+            )
             seen = len(messages) - len(new)
             self.metrics.channel_messages.labels(name, "received").inc(len(new))
             if seen:
@@ -142,6 +141,25 @@ class ChannelHub:
             for item in new:
                 self._spawn(self.process(item))
         return _response(connector.ack(request))
+
+    def _rejected(self, name: str, rejected: Rejected) -> Response:
+        """The answer to a request that failed verification: the reason goes to the log (for the
+        operator), the caller learns only the status."""
+        if rejected.status >= 500:  # we could not check it (Bot Framework's keys unavailable)
+            log.error("%s webhook: could not verify a request: %s", name, rejected.reason)
+            return error_response(
+                rejected.status, "verification_unavailable", "the request cannot be verified now; try again"
+            )
+        self.metrics.channel_messages.labels(name, "rejected").inc()
+        log.warning(
+            "%s webhook: rejected a request (%s); it was not processed",
+            name,
+            rejected.reason,
+            extra={"channel": name, "status": rejected.status},
+        )
+        if rejected.status == 401:
+            return error_response(401, "unauthorized", f"the request carries no {name} credentials")
+        return error_response(rejected.status, "forbidden", f"the request's {name} credentials are not valid")
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
@@ -186,11 +204,13 @@ class ChannelHub:
                 metadata={**inbound.metadata, ADDRESS_KEY: dict(inbound.address)},
                 message_id=f"{name}:{inbound.message_id}",
             )
-        except (ConversationBusy, StoreError, TurnFailed) as error:
-            await self.turns.run(self._later, item, attempts, _reason(error))
-            return
         except UnknownPack as error:
             await self.turns.run(self._give_up, item, str(error))
+            return
+        except Exception as error:  # busy, store down, a failing turn: tried again later
+            if not isinstance(error, (ConversationBusy, StoreError, TurnFailed)):
+                log.exception("%s message %s: the turn failed", name, inbound.message_id)
+            await self.turns.run(self._later, item, attempts, _reason(error))
             return
         self.metrics.channel_messages.labels(name, "processed").inc()
         await self._send(channel, item.pack, inbound.sender_id, reply.messages, inbound.address)
@@ -321,7 +341,8 @@ class ChannelHub:
         now = self.clock()
         due = await self.turns.run(self.inbox.due, now)
         for item in due:
-            self._spawn(self.process(item))
+            if item.id not in self._taken:  # still being processed here (a long wait): not twice
+                self._spawn(self.process(item))
         if now - self._last_prune > 3600:
             self._last_prune = now
             pruned = await self.turns.run(self.inbox.prune, now - RETENTION_SECONDS)
@@ -343,8 +364,8 @@ class ChannelHub:
         """Wait until the messages being processed are done (tests, shutdown)."""
         with anyio.move_on_after(timeout):
             while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        self._relays.join(timeout)
+                await asyncio.wait(list(self._tasks))
+        await anyio.to_thread.run_sync(self._relays.join, timeout)
 
     async def stop(self) -> None:
         """Finish what is under way for a few seconds; messages still unfinished are released

@@ -134,4 +134,6 @@ def configure_logging(level: str | int = "INFO", stream: IO[str] | None = None) 
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # urllib3 logs each request's path at DEBUG, and Telegram's paths hold the bot's token.
+    logging.getLogger("urllib3").setLevel(logging.INFO)
     return handler

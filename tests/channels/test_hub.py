@@ -153,6 +153,36 @@ def test_a_message_a_dead_worker_held_is_taken_over_when_its_lease_ends(
     assert any("I can help you with your orders" in t for t in texts("telegram", served.platform.calls))
 
 
+def test_a_message_still_being_processed_is_not_taken_again_when_its_lease_ends(
+    serve: Callable[..., Messengers], clock: FakeClock
+) -> None:
+    served = serve(("telegram",), clock=clock)
+    locks = served.hub.service.locks
+    portal = served.client.portal
+    assert portal is not None
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        with locks.lock(f"retail:{SENDER}", wait=5):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    delivery = text("5012")
+    served.client.post(telegram.WEBHOOK, content=delivery.body, headers=dict(delivery.headers))
+    clock.advance(seconds=LEASE_SECONDS + 1)  # its lease ends while it waits for the conversation
+
+    assert portal.call(served.hub.sweep) == 1  # due again, but this worker is on it: not twice
+    release.set()
+    holder.join()
+    served.settle()
+    assert len(users(served)) == 1
+    assert len([c for c in served.platform.calls if c.path.endswith("/sendMessage")]) == 1
+
+
 def test_a_429_is_waited_out_as_the_platform_asks_then_the_reply_goes(
     serve: Callable[..., Messengers],
 ) -> None:

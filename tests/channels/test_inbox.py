@@ -128,3 +128,15 @@ def test_two_workers_recording_the_same_delivery_process_it_once(
 
     # Ev42 went to exactly one worker; the shared "own" id too.
     assert sum(won) == 2
+
+
+def test_ids_are_never_reused_after_pruning(inbox: Inbox) -> None:
+    first, second = inbox.record("telegram", "retail", [message("1"), message("2")], now=100.0)
+    inbox.done(first.id, now=101.0)
+    inbox.prune(before=200.0)
+
+    [third] = inbox.record("telegram", "retail", [message("3")], now=300.0)
+    inbox.done(third.id, now=301.0)
+
+    assert third.id not in (first.id, second.id)
+    assert inbox.state("telegram", "2") == "pending"
