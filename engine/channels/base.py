@@ -119,6 +119,14 @@ class OutboundCall:
     describes: int = 1
 
 
+def one_message(calls: Sequence[OutboundCall]) -> list[OutboundCall]:
+    """The calls that show one bot message, counted as one: the message has reached the
+    customer once its last call went through."""
+    from dataclasses import replace
+
+    return [replace(call, describes=1 if index == len(calls) - 1 else 0) for index, call in enumerate(calls)]
+
+
 class Connector:
     """Base of the six connectors. Subclasses set `name` and `limits` and implement `verify`,
     `parse` and `render`; the other methods have the common answers."""

@@ -38,7 +38,7 @@ import requests
 from engine.channels.base import Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import BotFrameworkConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,7 @@ class BotFrameworkConnector(Connector):
 
     def _activities(self, message: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The activity bodies (without the address fields) that show one bot message, in order."""
-        text = message.get("text") if isinstance(message.get("text"), str) else None
-        if text and message.get("agent"):
-            text = f"{message['agent']}: {text}"
+        text = text_of(message) or None
         buttons = buttons_of(message)
         if buttons and self.numbered(message):
             text, buttons = numbered_options(text, buttons), []

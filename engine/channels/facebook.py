@@ -33,7 +33,7 @@ from engine.channels import meta
 from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, WebhookRequest
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import FacebookConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 #: Most buttons a button template shows; more (up to the limit of 13) become quick replies.
 TEMPLATE_MAX_BUTTONS = 3
@@ -159,10 +159,7 @@ class FacebookConnector(Connector):
     def _bodies(self, message: Mapping[str, Any]) -> list[Body]:
         """The Messenger `message` objects showing one bot message, in Rasa's order: the text
         (with its buttons), custom, image, attachment, elements."""
-        text = str(message.get("text") or "")
-        agent = message.get("agent")
-        if agent and text:
-            text = f"{agent}: {text}"
+        text = text_of(message)
         bodies: list[Body] = []
         buttons = buttons_of(message)
         if buttons and self.numbered(message):

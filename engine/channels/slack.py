@@ -34,10 +34,19 @@ from typing import Any, TypeGuard
 
 import requests
 
-from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
+from engine.channels.base import (
+    Answer,
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    Rejected,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import SlackConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +305,7 @@ class SlackConnector(Connector):
             where["thread_ts"] = thread_ts
         calls: list[OutboundCall] = []
         for message in messages:
-            calls.extend(self._call(body) for body in self._bodies(message, where))
+            calls.extend(one_message([self._call(body) for body in self._bodies(message, where)]))
         return calls
 
     def _bodies(self, message: Mapping[str, Any], where: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -321,11 +330,7 @@ class SlackConnector(Connector):
 
     def _texts(self, message: Mapping[str, Any], where: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The text's pieces, the buttons in an actions block under the last one."""
-        raw = message.get("text")
-        text = raw if isinstance(raw, str) else ""
-        agent = message.get("agent")
-        if isinstance(agent, str) and agent and text:
-            text = f"{agent}: {text}"
+        text = text_of(message)
         buttons = buttons_of(message)
         if buttons and self.numbered(message):
             text, buttons = numbered_options(text, buttons), []

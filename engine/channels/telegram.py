@@ -38,7 +38,7 @@ import requests
 from engine.channels.base import Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import MissingCredential, TelegramConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class TelegramConnector(Connector):
 
     def _message_calls(self, message: Mapping[str, Any], target: Mapping[str, Any]) -> list[OutboundCall]:
         """The calls of one message, each with describes 0 (`render` marks the last one)."""
-        text = _text_of(message)
+        text = text_of(message)
         buttons = buttons_of(message)
         if self.numbered(message):
             text, buttons = numbered_options(text, buttons), []
@@ -442,17 +442,6 @@ def _target(address: Mapping[str, Any]) -> dict[str, Any]:
     if address.get("message_thread_id") is not None:
         target["message_thread_id"] = address["message_thread_id"]
     return target
-
-
-def _text_of(message: Mapping[str, Any]) -> str:
-    """The message's text, after "<agent>: " when a person wrote it (Telegram shows the bot as
-    the author of everything it sends)."""
-    raw = message.get("text")
-    text = "" if raw is None else str(raw).strip()
-    agent = message.get("agent")
-    if text and agent:
-        return f"{agent}: {text}"
-    return text
 
 
 def _attachment_link(attachment: object) -> str | None:

@@ -45,6 +45,17 @@ def _last_boundary(window: str, limit: int) -> int:
     return at if at > 0 else limit
 
 
+def text_of(message: Mapping[str, Any]) -> str:
+    """The message's text ("" when it has none), after "<agent>: " when a person wrote it: the
+    platforms show the bot as the author of everything it sends."""
+    raw = message.get("text")
+    text = raw.strip() if isinstance(raw, str) else ""
+    agent = message.get("agent")
+    if text and isinstance(agent, str) and agent:
+        return f"{agent}: {text}"
+    return text
+
+
 def buttons_of(message: Mapping[str, Any]) -> list[dict[str, str]]:
     """The message's buttons or quick replies as {title, payload} (malformed ones left out)."""
     found = message.get("buttons") or message.get("quick_replies") or []

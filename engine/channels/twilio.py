@@ -34,7 +34,7 @@ import requests
 from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import TwilioConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,7 @@ class TwilioConnector(Connector):
     def _pieces(self, message: Mapping[str, Any]) -> list[str]:
         """The SMS bodies of `message`: its text (prefixed with the agent's name when a person wrote
         it) split within the limit, the numbered options at the end of the last piece."""
-        text = str(message.get("text") or "").strip()
-        agent = message.get("agent")
-        if text and agent:
-            text = f"{agent}: {text}"
+        text = text_of(message)
         limit = self.limits.max_text
         pieces = split_text(text, limit)
         buttons = [

@@ -22,10 +22,18 @@ from typing import Any
 import requests
 
 from engine.channels import meta
-from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, WebhookRequest
+from engine.channels.base import (
+    Answer,
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import WhatsAppConfig
-from engine.channels.text import buttons_of, numbered_options, split_text
+from engine.channels.text import buttons_of, numbered_options, split_text, text_of
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +173,12 @@ class WhatsAppConnector(Connector):
             )
         url = f"{self.api_url}/{phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {self.access_token}"}
-        bodies: list[dict[str, Any]] = []
+        calls: list[OutboundCall] = []
         for message in messages:
-            bodies.extend(self._bodies(message, to))
-        return [OutboundCall(url, json=body, headers=headers) for body in bodies]
+            calls.extend(
+                one_message([OutboundCall(url, json=b, headers=headers) for b in self._bodies(message, to)])
+            )
+        return calls
 
     def _bodies(self, message: Mapping[str, Any], to: str) -> list[dict[str, Any]]:
         """The request bodies that show one bot message."""
@@ -191,11 +201,7 @@ class WhatsAppConnector(Connector):
         self, message: Mapping[str, Any], to: str
     ) -> tuple[list[str], dict[str, Any] | None]:
         """The text messages' bodies, and the interactive message that shows the buttons (if any)."""
-        text = message.get("text")
-        text = str(text) if text else ""
-        agent = message.get("agent")
-        if agent and text:
-            text = f"{agent}: {text}"
+        text = text_of(message)
         buttons = buttons_of(message)
         if buttons and self.numbered(message):
             text, buttons = numbered_options(text or None, buttons), []

@@ -325,7 +325,18 @@ class ChannelHub:
                 return
             self.deliver(channel, pack, sender_id, batch, channel.connector.later_address(address))
 
-        self._relays.submit((pack, sender_id), send)
+        def dropped() -> None:
+            log.warning(
+                "%s: the server stopped before %d message(s) to %s were sent",
+                channel_name,
+                len(batch),
+                sender_id,
+            )
+            self._record_failure(
+                channel, pack, sender_id, "the server stopped before sending", len(batch), None
+            )
+
+        self._relays.submit((pack, sender_id), send, dropped)
 
     def _address(self, pack: str, sender_id: str, channel_name: str) -> Mapping[str, Any] | None:
         for event in reversed(self.service.tracker(pack, sender_id).events):
@@ -389,47 +400,71 @@ class ChannelHub:
 
 
 class _KeyedSerialExecutor:
-    """Runs submitted jobs on a thread pool, one at a time and in order for each key."""
+    """Runs submitted jobs on a thread pool, one at a time and in order for each key. Jobs still
+    waiting when it shuts down (or submitted after) are not run: their `dropped` is called."""
 
     def __init__(self, threads: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="parley-relay")
-        self._queues: dict[Any, deque[Callable[[], None]]] = {}
+        self._queues: dict[Any, deque[tuple[Callable[[], None], Callable[[], None]]]] = {}
+        self._running: set[Any] = set()
+        self._closed = False
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
 
-    def submit(self, key: Any, job: Callable[[], None]) -> None:
+    def submit(self, key: Any, job: Callable[[], None], dropped: Callable[[], None]) -> None:
         with self._lock:
-            queue = self._queues.get(key)
-            if queue is not None:
-                queue.append(job)
-                return
-            self._queues[key] = deque([job])
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                queue = self._queues.get(key)
+                if queue is not None:
+                    queue.append((job, dropped))
+                    return
+                self._queues[key] = deque([(job, dropped)])
+        if closed:
+            _safely(dropped)
+            return
         self._pool.submit(self._drain, key)
 
     def _drain(self, key: Any) -> None:
+        with self._lock:
+            self._running.add(key)
         while True:
             with self._lock:
                 queue = self._queues[key]
-                if not queue:
+                if not queue or self._closed:
+                    left = list(queue)
                     del self._queues[key]
+                    self._running.discard(key)
                     self._idle.notify_all()
-                    return
-                job = queue[0]
-            try:
-                job()
-            except Exception:
-                log.exception("relaying a message failed")
-            with self._lock:
-                queue.popleft()
+                    break
+                job = queue.popleft()[0]
+            _safely(job)
+        for _, dropped in left:
+            _safely(dropped)
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._queues and (left := deadline - time.monotonic()) > 0:
-                self._idle.wait(left)
+            while self._queues and (wait := deadline - time.monotonic()) > 0:
+                self._idle.wait(wait)
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiting = [key for key in self._queues if key not in self._running]
+            left = [entry for key in waiting for entry in self._queues.pop(key)]
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for _, dropped in left:
+            _safely(dropped)
+
+
+def _safely(job: Callable[[], None]) -> None:
+    try:
+        job()
+    except Exception:
+        log.exception("relaying a message failed")
 
 
 def _last_options(tracker: Tracker) -> dict[str, Any] | None:

@@ -717,8 +717,9 @@ def test_slack_parse_refuses_a_malformed_body(slack: SlackConnector, delivery: D
 DM_ADDRESS = {"channel": DM, "ts": TS, "thread_ts": TS, "in_thread": False}
 
 
-def post(body: dict[str, Any]) -> OutboundCall:
-    return OutboundCall(POST_MESSAGE, json=body, headers=HEADERS)
+def post(body: dict[str, Any], describes: int = 1) -> OutboundCall:
+    """A chat.postMessage call; `describes=0` for a call before the last of one bot message."""
+    return OutboundCall(POST_MESSAGE, json=body, headers=HEADERS, describes=describes)
 
 
 def test_slack_render_plain_text(slack: SlackConnector) -> None:
@@ -844,7 +845,7 @@ def test_slack_render_splits_a_long_text_with_buttons_on_the_last_piece(slack: S
     first, second = "A" * 2000, "B" * 1500
     message = {"text": f"{first}\n\n{second}", "buttons": [{"title": "OK", "payload": "/ok"}]}
     assert slack.render([message], DM_ADDRESS) == [
-        post({"channel": DM, "text": first}),
+        post({"channel": DM, "text": first}, describes=0),
         post(
             {
                 "channel": DM,
@@ -871,7 +872,7 @@ def test_slack_render_splits_a_long_text_with_buttons_on_the_last_piece(slack: S
 def test_slack_render_an_image(slack: SlackConnector) -> None:
     message = {"text": "Here it is", "image": "https://cdn.example.com/lamp.png"}
     assert slack.render([message], DM_ADDRESS) == [
-        post({"channel": DM, "text": "Here it is"}),
+        post({"channel": DM, "text": "Here it is"}, describes=0),
         post(
             {
                 "channel": DM,

@@ -89,8 +89,9 @@ def interactive_body(interactive: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def call(body: dict[str, Any]) -> OutboundCall:
-    return OutboundCall(URL, json=body, headers=HEADERS)
+def call(body: dict[str, Any], describes: int = 1) -> OutboundCall:
+    """A Graph API call; `describes=0` for a call before the last of one bot message."""
+    return OutboundCall(URL, json=body, headers=HEADERS, describes=describes)
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -684,7 +685,7 @@ def test_whatsapp_render_splits_a_long_text_with_buttons_on_the_last_piece(
     first, second = "a" * 4000 + ".", "b" * 500 + "."
     message = {"text": f"{first} {second}", "buttons": [{"title": "OK", "payload": "/ok"}]}
     assert connector.render([message], ADDRESS) == [
-        call(text_body(SENDER, first)),
+        call(text_body(SENDER, first), describes=0),
         call(
             interactive_body(
                 {
@@ -700,7 +701,7 @@ def test_whatsapp_render_splits_a_long_text_with_buttons_on_the_last_piece(
 def test_whatsapp_render_splits_a_long_text(connector: WhatsAppConnector) -> None:
     first, second = "a" * 4000 + ".", "b" * 500 + "."
     assert connector.render([{"text": f"{first}\n\n{second}"}], ADDRESS) == [
-        call(text_body(SENDER, first)),
+        call(text_body(SENDER, first), describes=0),
         call(text_body(SENDER, second)),
     ]
 
@@ -711,7 +712,7 @@ def test_whatsapp_render_sends_text_over_the_body_limit_before_the_buttons(
     first, second = "a" * 1000 + ".", "b" * 200 + "."
     message = {"text": f"{first} {second}", "buttons": [{"title": "OK", "payload": "/ok"}]}
     rendered = connector.render([message], ADDRESS)
-    assert rendered[0] == call(text_body(SENDER, first))
+    assert rendered[0] == call(text_body(SENDER, first), describes=0)
     assert rendered[1].json is not None and rendered[1].json["interactive"]["body"] == {"text": second}
     assert len(rendered) == 2
 
