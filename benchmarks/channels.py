@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile  # noqa: E402
+from benchmarks.common import percentile, start_parley, wait_until_healthy  # noqa: E402
 from engine.actions.process import free_port  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
 from engine.packs.testcases import EscalatedStep, UserStep  # noqa: E402
@@ -160,19 +159,13 @@ def main() -> None:
             f"server: {{port: {port}}}\nchannels:\n  slack: {{api_url: '{slack.url}'}}\n",
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-        env.update({"PARLEY_SLACK_SIGNING_SECRET": SIGNING_SECRET, "PARLEY_SLACK_BOT_TOKEN": BOT_TOKEN})
-        log = (work / "server.log").open("wb")
-        command = [sys.executable, "-m", "engine.cli", "--config", str(config), "run", "--stub-actions"]
-        server = subprocess.Popen(
-            [*command, "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        secrets = {"PARLEY_SLACK_SIGNING_SECRET": SIGNING_SECRET, "PARLEY_SLACK_BOT_TOKEN": BOT_TOKEN}
+        server = start_parley(config, work / "server.log", secrets)
         try:
             figures = run(f"http://127.0.0.1:{port}", server, slack, pack, args.messages)
         except SystemExit:
             server.terminate()
             server.wait(10)
-            log.close()
             print(
                 (work / "server.log").read_text(encoding="utf-8", errors="replace")[-3000:], file=sys.stderr
             )
@@ -194,17 +187,7 @@ def run(
     url: str, server: subprocess.Popen[bytes], slack: FakeSlack, pack: Path, messages: int
 ) -> dict[str, Any]:
     session = requests.Session()
-    deadline = time.monotonic() + 120
-    while True:
-        if server.poll() is not None:
-            raise SystemExit("parley run exited; see its log")
-        if time.monotonic() > deadline:
-            raise SystemExit("parley run did not answer /health within 120 s")
-        try:
-            if session.get(f"{url}/health", timeout=0.5).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.05)
+    wait_until_healthy(url, server)
     webhook = f"{url}/webhooks/slack/webhook"
     conversations = scripts(pack)
     sent: list[tuple[bytes, dict[str, str]]] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,3 +39,36 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of already sorted samples: the ceil(q/100 * n)-th smallest."""
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def start_parley(config: Path, log: Path, environ: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`parley run --stub-actions` on `config` in a subprocess, its output in `log`, with the
+    PARLEY_ variables of this environment left out (and `environ` added)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(environ or {})
+    command = [sys.executable, "-m", "engine.cli", "--config", str(config), "run", "--stub-actions"]
+    return subprocess.Popen(
+        [*command, "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Return once `url`/health answers; exit when the server died or stayed silent."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    with requests.Session() as session:
+        while True:
+            if server.poll() is not None:
+                raise SystemExit("parley run exited; see its log")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"parley run did not answer /health within {timeout:g} s")
+            try:
+                if session.get(f"{url}/health", timeout=0.5).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile  # noqa: E402
+from benchmarks.common import percentile, start_parley, wait_until_healthy  # noqa: E402
 from engine.actions.process import free_port  # noqa: E402
 from engine.nlu import ModelStore  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
@@ -70,26 +69,8 @@ def main() -> None:
             f"server: {{port: {port}}}\n",
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-        log = (work / "server.log").open("wb")
         started = time.perf_counter()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "engine.cli",
-                "--config",
-                str(config),
-                "run",
-                "--stub-actions",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = start_parley(config, work / "server.log")
         url = f"http://127.0.0.1:{port}"
         try:
             figures = run(url, server, started, pack, work / "models", args.messages)
@@ -109,17 +90,7 @@ def run(
     url: str, server: subprocess.Popen[bytes], started: float, pack: Path, models: Path, messages: int
 ) -> dict[str, object]:
     session = requests.Session()
-    deadline = time.monotonic() + 120
-    while True:
-        if server.poll() is not None:
-            raise SystemExit("parley run exited; see its log")
-        if time.monotonic() > deadline:
-            raise SystemExit("parley run did not answer /health within 120 s")
-        try:
-            if session.get(f"{url}/health", timeout=0.5).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.05)
+    wait_until_healthy(url, server)
     startup = time.perf_counter() - started
     ready = session.get(f"{url}/ready", timeout=10).json()["packs"]["retail"]
     conversations = scripts(pack)
