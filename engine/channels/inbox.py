@@ -241,26 +241,11 @@ class SqlInbox:
         return new
 
     def due(self, now: float, *, limit: int = 50, lease: float = LEASE_SECONDS) -> list[InboxItem]:
-        query = (
-            select(channel_inbox)
-            .where(C.state == "pending", C.next_attempt_at <= now)
-            .order_by(C.next_attempt_at, C.id)
-            .limit(limit)
-        )
-        if self._db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)  # SQLite: one writer at a time anyway
-        try:
-            with self._db.writing() as connection:
-                taken = [_item(row) for row in connection.execute(query)]
-                if taken:
-                    connection.execute(
-                        update(channel_inbox)
-                        .where(C.id.in_([item.id for item in taken]))
-                        .values(next_attempt_at=now + lease)
-                    )
-        except SQLAlchemyError as error:
-            raise self._db.failure("cannot take the connectors' due messages", error) from None
-        return taken
+        action = "cannot take the connectors' due messages"
+        return [
+            _item(row)
+            for row in self._db.take_due(channel_inbox, now, limit=limit, lease=lease, action=action)
+        ]
 
     def done(self, item_id: int, now: float) -> None:
         self._set(item_id, state="done", finished_at=now, last_error=None)

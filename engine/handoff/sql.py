@@ -240,26 +240,10 @@ class SqlTicketStore:
 
     # -- the webhook outbox ----------------------------------------------------------------------
     def due_deliveries(self, now: float, *, limit: int = 50, lease: float = DELIVERY_LEASE) -> list[Delivery]:
-        query = (
-            select(webhook_deliveries)
-            .where(D.state == "pending", D.next_attempt_at <= now)
-            .order_by(D.next_attempt_at, D.id)
-            .limit(limit)
+        rows = self._db.take_due(
+            webhook_deliveries, now, limit=limit, lease=lease, action="cannot take due webhook notifications"
         )
-        if self._db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)  # SQLite: one writer at a time anyway
-        try:
-            with self._db.writing() as connection:
-                taken = [_delivery(row) for row in connection.execute(query)]
-                if taken:
-                    connection.execute(
-                        update(webhook_deliveries)
-                        .where(D.id.in_([d.id for d in taken]))
-                        .values(next_attempt_at=now + lease)
-                    )
-        except SQLAlchemyError as error:
-            raise self._db.failure("cannot take due webhook notifications", error) from None
-        return taken
+        return [_delivery(row) for row in rows]
 
     def delivery_done(self, delivery_id: int, *, attempts: int, now: float) -> None:
         self._delivery(delivery_id, state="delivered", attempts=attempts, finished_at=now, last_error=None)

@@ -40,7 +40,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.dialogue.events import Event, event_from_json
@@ -117,6 +117,33 @@ class SqlTrackerStore:
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
         return self._engine.connect()
+
+    def take_due(self, table: Table, now: float, *, limit: int, lease: float, action: str) -> list[Row[Any]]:
+        """The rows of an outbox-like `table` (columns id, state, next_attempt_at) that are
+        pending and due at `now`, oldest first, leased to the caller until `now + lease`: other
+        workers skip them meanwhile (PostgreSQL: SKIP LOCKED; SQLite has one writer at a time).
+        Raises `StoreError` saying `action` failed."""
+        columns = table.c
+        query = (
+            select(table)
+            .where(columns.state == "pending", columns.next_attempt_at <= now)
+            .order_by(columns.next_attempt_at, columns.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        try:
+            with self.writing() as connection:
+                rows = list(connection.execute(query))
+                if rows:
+                    connection.execute(
+                        update(table)
+                        .where(columns.id.in_([row.id for row in rows]))
+                        .values(next_attempt_at=now + lease)
+                    )
+        except SQLAlchemyError as error:
+            raise self.failure(action, error) from None
+        return rows
 
     def failure(self, action: str, error: SQLAlchemyError) -> StoreError:
         """A StoreError naming this database, what failed and what to check."""
