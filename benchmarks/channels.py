@@ -36,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile, start_parley, wait_until_healthy  # noqa: E402
+from benchmarks.common import percentile, retail_workspace, start_parley, wait_until_healthy  # noqa: E402
 from engine.actions.process import free_port  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
 from engine.packs.testcases import EscalatedStep, UserStep  # noqa: E402
@@ -148,16 +148,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="parley-channels-bench-"))
     slack = FakeSlack()
     try:
-        for name in ("retail", "common"):
-            shutil.copytree(ROOT / "domains" / name, work / "domains" / name)
-        pack = work / "domains" / "retail"
         port = free_port()
-        tracker = "memory://" if args.store == "memory" else f"sqlite:///{work / 'parley.sqlite'}"
-        config = work / "config.yml"
-        config.write_text(
-            f"packs: ['{pack}']\nmodels: '{work / 'models'}'\nstores: {{tracker: '{tracker}'}}\n"
-            f"server: {{port: {port}}}\nchannels:\n  slack: {{api_url: '{slack.url}'}}\n",
-            encoding="utf-8",
+        pack, config = retail_workspace(
+            work, args.store, port, f"channels:\n  slack: {{api_url: '{slack.url}'}}\n"
         )
         secrets = {"PARLEY_SLACK_SIGNING_SECRET": SIGNING_SECRET, "PARLEY_SLACK_BOT_TOKEN": BOT_TOKEN}
         server = start_parley(config, work / "server.log", secrets)

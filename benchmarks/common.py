@@ -41,6 +41,25 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def retail_workspace(work: Path, store: str, port: int, extra_config: str = "") -> tuple[Path, Path]:
+    """Copy the retail pack (and the common pack it imports) into `work` and write a config.yml
+    serving it on `port` with the tracker store in memory or in a SQLite file there; returns the
+    pack's folder and the config file. `extra_config` is appended (YAML)."""
+    import shutil
+
+    for name in ("retail", "common"):
+        shutil.copytree(ROOT / "domains" / name, work / "domains" / name)
+    pack = work / "domains" / "retail"
+    tracker = "memory://" if store == "memory" else f"sqlite:///{work / 'parley.sqlite'}"
+    config = work / "config.yml"
+    config.write_text(
+        f"packs: ['{pack}']\nmodels: '{work / 'models'}'\nstores: {{tracker: '{tracker}'}}\n"
+        f"server: {{port: {port}}}\n{extra_config}",
+        encoding="utf-8",
+    )
+    return pack, config
+
+
 def start_parley(config: Path, log: Path, environ: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`parley run --stub-actions` on `config` in a subprocess, its output in `log`, with the
     PARLEY_ variables of this environment left out (and `environ` added)."""

@@ -33,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile, start_parley, wait_until_healthy  # noqa: E402
+from benchmarks.common import percentile, retail_workspace, start_parley, wait_until_healthy  # noqa: E402
 from engine.actions.process import free_port  # noqa: E402
 from engine.nlu import ModelStore  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
@@ -58,17 +58,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="parley-server-bench-"))
     try:
-        for name in ("retail", "common"):
-            shutil.copytree(ROOT / "domains" / name, work / "domains" / name)
-        pack = work / "domains" / "retail"
         port = free_port()
-        tracker = "memory://" if args.store == "memory" else f"sqlite:///{work / 'parley.sqlite'}"
-        config = work / "config.yml"
-        config.write_text(
-            f"packs: ['{pack}']\nmodels: '{work / 'models'}'\nstores: {{tracker: '{tracker}'}}\n"
-            f"server: {{port: {port}}}\n",
-            encoding="utf-8",
-        )
+        pack, config = retail_workspace(work, args.store, port)
         started = time.perf_counter()
         server = start_parley(config, work / "server.log")
         url = f"http://127.0.0.1:{port}"
