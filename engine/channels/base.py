@@ -17,9 +17,11 @@ The hub (engine.server.channels) does the rest, the same way for every platform:
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -122,8 +124,6 @@ class OutboundCall:
 def one_message(calls: Sequence[OutboundCall]) -> list[OutboundCall]:
     """The calls that show one bot message, counted as one: the message has reached the
     customer once its last call went through."""
-    from dataclasses import replace
-
     return [replace(call, describes=1 if index == len(calls) - 1 else 0) for index, call in enumerate(calls)]
 
 
@@ -175,8 +175,6 @@ class Connector:
     def retry_after(self, response: requests.Response) -> float | None:
         """Seconds a 429 answer asks to wait before trying again (None: it does not say).
         Default: the Retry-After header; Telegram overrides it (the wait is in its JSON body)."""
-        from engine.channels.sender import retry_after
-
         return retry_after(response.headers.get("Retry-After"))
 
     def numbered(self, message: Mapping[str, Any]) -> bool:
@@ -186,3 +184,20 @@ class Connector:
 
     def close(self) -> None:
         return None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (a number or an HTTP date); None when absent or
+    unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -35,7 +35,15 @@ from urllib.parse import quote, urlsplit
 import jwt
 import requests
 
-from engine.channels.base import Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
+from engine.channels.base import (
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    Rejected,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import BotFrameworkConfig
 from engine.channels.text import buttons_of, numbered_options, split_text, text_of
@@ -356,10 +364,11 @@ class BotFrameworkConnector(Connector):
         url, base = _reply_target(address)
         rendered: list[OutboundCall] = []
         for message in messages:
-            activities = self._activities(message)
-            for index, activity in enumerate(activities):
-                last = index == len(activities) - 1
-                rendered.append(OutboundCall(url, json={**base, **activity}, describes=1 if last else 0))
+            rendered.extend(
+                one_message(
+                    [OutboundCall(url, json={**base, **activity}) for activity in self._activities(message)]
+                )
+            )
         if not rendered:
             return []
         headers = {"Authorization": f"Bearer {self._access_token()}"}

@@ -23,14 +23,21 @@ has the Human Agent permission.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
 
 from engine.channels import meta
-from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, WebhookRequest
+from engine.channels.base import (
+    Answer,
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import FacebookConfig
 from engine.channels.text import buttons_of, numbered_options, split_text, text_of
@@ -142,15 +149,14 @@ class FacebookConnector(Connector):
         for message in messages:
             envelope = _envelope(recipient, message.get("agent"))
             bodies = self._bodies(message)
-            rendered = [
-                OutboundCall(
-                    self._url(), json={**envelope, "message": body}, headers=self._headers, describes=0
+            calls.extend(
+                one_message(
+                    [
+                        OutboundCall(self._url(), json={**envelope, "message": body}, headers=self._headers)
+                        for body in bodies
+                    ]
                 )
-                for body in bodies
-            ]
-            if rendered:
-                rendered[-1] = replace(rendered[-1], describes=1)
-            calls.extend(rendered)
+            )
         return calls
 
     def _url(self) -> str:

@@ -12,7 +12,6 @@ never sees a later message without the one before it.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -127,20 +126,3 @@ class Sender:
                 )
                 self.sleep(wait)
         return f"{error}, after {self.max_attempts} attempts", status, self.max_attempts
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks for (a number or an HTTP date); None when absent or
-    unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -25,7 +25,6 @@ on a button first gets `answerCallbackQuery`, so that the customer's app stops s
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import logging
 import re
@@ -35,7 +34,15 @@ from urllib.parse import urlsplit
 
 import requests
 
-from engine.channels.base import Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
+from engine.channels.base import (
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    Rejected,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import MissingCredential, TelegramConfig
 from engine.channels.text import buttons_of, numbered_options, split_text, text_of
@@ -157,10 +164,7 @@ class TelegramConnector(Connector):
         if query_id:
             calls.append(self._call("answerCallbackQuery", {"callback_query_id": query_id}, describes=0))
         for message in messages:
-            shown = self._message_calls(message, target)
-            if shown:
-                shown[-1] = dataclasses.replace(shown[-1], describes=1)
-            calls.extend(shown)
+            calls.extend(one_message(self._message_calls(message, target)))
         return calls
 
     def _message_calls(self, message: Mapping[str, Any], target: Mapping[str, Any]) -> list[OutboundCall]:

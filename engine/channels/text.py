@@ -79,6 +79,11 @@ def numbered_options(text: str | None, buttons: Sequence[Mapping[str, str]]) -> 
 _DIGITS = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
 
 
+def is_option_number(text: str) -> bool:
+    """Whether `text` is a bare option number ("2", "2.", "#2"), as numbered options are answered."""
+    return _DIGITS.match(text) is not None
+
+
 def chosen_option(text: str, buttons: Sequence[Mapping[str, str]]) -> str | None:
     """The payload of the option the customer chose by number ("2", "2.", "#2"), or None when the
     text is not a number of one of `buttons`."""

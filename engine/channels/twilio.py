@@ -21,7 +21,6 @@ cannot be expressed as an SMS and is left out (with a warning in the log).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import logging
@@ -31,7 +30,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from engine.channels.base import Answer, Connector, Inbound, Malformed, OutboundCall, Rejected, WebhookRequest
+from engine.channels.base import (
+    Answer,
+    Connector,
+    Inbound,
+    Malformed,
+    OutboundCall,
+    Rejected,
+    WebhookRequest,
+    one_message,
+)
 from engine.channels.limits import LIMITS, cut
 from engine.channels.settings import TwilioConfig
 from engine.channels.text import buttons_of, numbered_options, split_text, text_of
@@ -224,9 +232,7 @@ class TwilioConnector(Connector):
                 for index, piece in enumerate(pieces)
             ]
             shown.extend(self._call(sender, "", url) for url in media[1:])
-            if shown:
-                shown[-1] = dataclasses.replace(shown[-1], describes=1)
-            calls.extend(shown)
+            calls.extend(one_message(shown))
         return calls
 
     def _sender(self, address: Mapping[str, Any]) -> dict[str, str]:

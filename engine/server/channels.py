@@ -38,7 +38,7 @@ from fastapi import APIRouter, Request, Response
 from engine.channels.base import Answer, Inbound, Malformed, Rejected, WebhookRequest
 from engine.channels.inbox import RETENTION_SECONDS, Inbox, InboxItem, InMemoryInbox
 from engine.channels.registry import Channel
-from engine.channels.text import buttons_of, chosen_option
+from engine.channels.text import buttons_of, chosen_option, is_option_number
 from engine.dialogue.events import BotUttered, DeliveryFailed, UserUttered
 from engine.dialogue.runtime import Assistant, TurnResult
 from engine.dialogue.tracker import Tracker
@@ -219,7 +219,7 @@ class ChannelHub:
     async def _choice(self, channel: Channel, item: InboxItem) -> str:
         """The message's text, or the payload of the numbered option a bare digit chooses."""
         text = item.inbound.text
-        if not text.strip().lstrip("#").rstrip(".)").isdigit():
+        if not is_option_number(text):  # only then is the conversation read
             return text
         tracker = await self.turns.run(self.service.tracker, item.pack, item.inbound.sender_id)
         message = _last_options(tracker)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from engine.channels.base import Connector, OutboundCall
+from engine.channels.base import Connector, OutboundCall, retry_after
 from engine.channels.limits import LIMITS
-from engine.channels.sender import Sender, retry_after
+from engine.channels.sender import Sender
 from tests.channels.fake_platform import FakePlatform
 
 
