@@ -41,6 +41,19 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The most memory process `pid` has held resident so far (Linux's VmHWM), in MB; None where
+    /proc does not say (another system, or the process has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)  # reported in kB
+    return None
+
+
 def retail_workspace(work: Path, store: str, port: int, extra_config: str = "") -> tuple[Path, Path]:
     """Copy the retail pack (and the common pack it imports) into `work` and write a config.yml
     serving it on `port` with the tracker store in memory or in a SQLite file there; returns the

@@ -14,7 +14,8 @@ append, NLU, policies, rendering; custom actions stubbed). Percentiles are neare
 Then hot reload: the pack is retrained with `--force` (same sources: only the model is
 swapped) and, after a response is edited, trained again (the pack is read again too); each
 time `/ready` makes the server pick it up at once and reports its `load_seconds` (model load
-and assistant build, plus reading the pack in the second case).
+and assistant build, plus reading the pack in the second case). Last, the server process's peak
+resident memory (Linux's VmHWM: the engine with its models, no action server).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentile, retail_workspace, start_parley, wait_until_healthy  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    peak_rss_mb,
+    percentile,
+    retail_workspace,
+    start_parley,
+    wait_until_healthy,
+)
 from engine.actions.process import free_port  # noqa: E402
 from engine.nlu import ModelStore  # noqa: E402
 from engine.packs import check_pack  # noqa: E402
@@ -126,6 +133,7 @@ def run(
         "model_load_at_start_ms": round(ready["load_seconds"] * 1000, 1),
         "reload_model_only_ms": round(model_only["load_seconds"] * 1000, 1),
         "reload_model_and_pack_ms": round(with_pack["load_seconds"] * 1000, 1),
+        "server_peak_rss_mb": peak_rss_mb(server.pid),
     }
 
 

@@ -10,11 +10,15 @@ server.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import uuid
+from typing import Any
 
-from locust import HttpUser, between, task
+import gevent
+from locust import HttpUser, between, events, task
+from locust.env import Environment
 
 #: Seeded demo orders (actions/README.md) and the email that placed each.
 ORDERS = {
@@ -49,9 +53,36 @@ CONVERSATIONS = [
 #: (the default) is a fast typist; "0,0" sends as fast as the server answers (a saturation test).
 THINK = tuple(float(x) for x in os.environ.get("PARLEY_LOAD_THINK", "1,3").split(","))
 
+#: Seconds run before the figures start (PARLEY_LOAD_WARMUP, default 0): while customers arrive
+#: and a fresh server fills its caches. The statistics are reset then; the warm-up's own counts
+#: are written to PARLEY_LOAD_WARMUP_REPORT (a JSON file), so a failure in it is never hidden.
+WARMUP = float(os.environ.get("PARLEY_LOAD_WARMUP", "0"))
+WARMUP_REPORT = os.environ.get("PARLEY_LOAD_WARMUP_REPORT")
+
+
+@events.test_start.add_listener
+def _measure_after_warmup(environment: Environment, **_: Any) -> None:
+    if WARMUP > 0:
+        gevent.spawn_later(WARMUP, _end_warmup, environment)
+
+
+def _end_warmup(environment: Environment) -> None:
+    total = environment.stats.total
+    if WARMUP_REPORT:
+        report = {"requests": total.num_requests, "failures": total.num_failures}
+        with open(WARMUP_REPORT, "w", encoding="utf-8") as file:
+            json.dump(report, file)
+    environment.stats.reset_all()
+
 
 class RetailCustomer(HttpUser):
     wait_time = between(*THINK)
+
+    def on_start(self) -> None:
+        # Customers open the chat at moments of their own: without this pause the users locust
+        # starts in one tick (10 a second) would all send their first message in the same
+        # millisecond, a burst no real audience produces.
+        self.wait()
 
     @task
     def conversation(self) -> None:

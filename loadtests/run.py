@@ -6,10 +6,14 @@
 
 Without `--host` the script starts `parley run` on a free port with a fresh SQLite tracker store
 in a temporary folder (and the example action server, which `parley run` starts), waits until
-`/ready` answers, runs the customers for `--warmup` seconds unmeasured (a fresh server compiles
-templates, opens connections and fills caches on its first turns), then runs locust headless for
-the measured `--seconds`, stops the server, and prints one line per figure:
-users, requests_per_s, failures, p50_ms, p95_ms, p99_ms (with --json FILE, one JSON object).
+`/ready` answers and runs locust headless: the customers arrive over the first seconds and run
+`--warmup` seconds unmeasured (a fresh server compiles templates, opens connections and fills
+caches on its first turns), then the statistics are reset and the measured `--seconds` run in the
+same locust process, with the same customers. It stops the server and prints one line per figure:
+users, requests, requests_per_s, failures, p50_ms, p95_ms, p99_ms, warmup_requests,
+warmup_failures and, for a server it started, engine_peak_rss_mb (the engine process's peak
+resident memory, without the action server); with --json FILE, one JSON object. It exits 1 when
+any request failed, in the warm-up too.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ import requests
 from engine.actions.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import peak_rss_mb  # noqa: E402
+
 BIN = Path(sys.executable).parent
 
 
@@ -79,9 +87,11 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             os.killpg(os.getpgid(server.pid), signal.SIGKILL)
 
 
-def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, float]:
-    folder.mkdir(exist_ok=True)
+def run_locust(host: str, users: int, seconds: int, warmup: int, folder: Path) -> dict[str, float | None]:
+    """One locust run of `warmup + seconds`: the customers arrive and warm the server up, then the
+    statistics are reset and the measured `seconds` begin (see the locustfile's WARMUP)."""
     prefix = folder / "locust"
+    warmup_report = folder / "warmup.json"
     command = [
         str(BIN / "locust"),
         "-f", str(ROOT / "loadtests" / "locustfile.py"),
@@ -89,16 +99,22 @@ def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, f
         "--host", host,
         "--users", str(users),
         "--spawn-rate", str(max(1, users // 5)),
-        "--run-time", f"{seconds}s",
+        "--run-time", f"{warmup + seconds}s",
         "--csv", str(prefix),
         "--only-summary",
     ]  # fmt: skip
+    env = {**os.environ, "PARLEY_LOAD_WARMUP": str(warmup), "PARLEY_LOAD_WARMUP_REPORT": str(warmup_report)}
     log = folder / "locust.log"
     with open(log, "wb") as output:
-        done = subprocess.run(command, check=False, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            command, check=False, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     stats_file = Path(f"{prefix}_stats.csv")
     if not stats_file.exists():
         raise SystemExit(f"locust exited with {done.returncode} and wrote no statistics:\n{_tail(log)}")
+    if warmup and not warmup_report.exists():
+        raise SystemExit(f"locust ended before its {warmup} s warm-up did:\n{_tail(log)}")
+    warm = json.loads(warmup_report.read_text(encoding="utf-8")) if warmup else {}
     with open(stats_file, encoding="utf-8") as stats:
         total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
     return {
@@ -109,6 +125,8 @@ def run_locust(host: str, users: int, seconds: int, folder: Path) -> dict[str, f
         "p50_ms": float(total["50%"]),
         "p95_ms": float(total["95%"]),
         "p99_ms": float(total["99%"]),
+        "warmup_requests": int(warm.get("requests", 0)),
+        "warmup_failures": int(warm.get("failures", 0)),
     }
 
 
@@ -139,9 +157,9 @@ def main() -> int:
         server, host = (None, args.host) if args.host else start_server(folder)
         try:
             os.environ["PARLEY_LOAD_THINK"] = args.think
-            if args.warmup:
-                run_locust(host, args.users, args.warmup, folder / "warmup")
-            figures = run_locust(host, args.users, args.seconds, folder)
+            figures = run_locust(host, args.users, args.seconds, args.warmup, folder)
+            if server is not None:
+                figures["engine_peak_rss_mb"] = peak_rss_mb(server.pid)
         finally:
             if server is not None:
                 stop(server)
@@ -154,7 +172,7 @@ def main() -> int:
         print(f"{key} {value}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    return 0 if figures["failures"] == 0 else 1
+    return 0 if figures["failures"] == 0 and figures["warmup_failures"] == 0 else 1
 
 
 if __name__ == "__main__":

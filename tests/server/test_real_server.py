@@ -216,6 +216,35 @@ def test_real_server_swaps_models_while_requests_flow(server: RunningServer) -> 
     )
 
 
+def test_real_server_takes_the_load_test(server: RunningServer, tmp_path: Path) -> None:
+    """`loadtests/run.py` against the running server, briefly: the customers' conversations
+    succeed, the warm-up is counted apart from the measured run, and the figures the README
+    quotes are all there."""
+    result = tmp_path / "load.json"
+    done = subprocess.run(
+        [
+            sys.executable, str(ROOT / "loadtests" / "run.py"),
+            "--host", server.url,
+            "--users", "4", "--seconds", "3", "--warmup", "2", "--think", "0.05,0.2",
+            "--json", str(result),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(result.read_text(encoding="utf-8"))
+    assert figures["users"] == 4
+    assert figures["failures"] == figures["warmup_failures"] == 0
+    assert figures["requests"] > 0 and figures["warmup_requests"] > 0
+    assert figures["requests_per_s"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
+    assert "engine_peak_rss_mb" not in figures  # a server it did not start
+    assert f"p99_ms {figures['p99_ms']}" in done.stdout
+
+
 def test_real_server_stops_cleanly_on_sigterm(server: RunningServer) -> None:
     """Last in this file: SIGTERM ends the server through SystemExit (exit code 143, not death by
     the signal), so `parley run` unwinds and stops the action server it may have started."""
