@@ -59,6 +59,13 @@ THINK = tuple(float(x) for x in os.environ.get("PARLEY_LOAD_THINK", "1,3").split
 WARMUP = float(os.environ.get("PARLEY_LOAD_WARMUP", "0"))
 WARMUP_REPORT = os.environ.get("PARLEY_LOAD_WARMUP_REPORT")
 
+#: How customers arrive (PARLEY_LOAD_ARRIVE): "spread" (the default), each opens the chat after a
+#: pause of its own; "together", each sends its first message the moment locust starts it, so the
+#: users started in one tick (10 a second for 50 users) send theirs in the same millisecond.
+ARRIVE = os.environ.get("PARLEY_LOAD_ARRIVE", "spread")
+if ARRIVE not in ("spread", "together"):
+    raise ValueError(f"PARLEY_LOAD_ARRIVE must be 'spread' or 'together', not {ARRIVE!r}")
+
 
 @events.test_start.add_listener
 def _measure_after_warmup(environment: Environment, **_: Any) -> None:
@@ -79,10 +86,8 @@ class RetailCustomer(HttpUser):
     wait_time = between(*THINK)
 
     def on_start(self) -> None:
-        # Customers open the chat at moments of their own: without this pause the users locust
-        # starts in one tick (10 a second) would all send their first message in the same
-        # millisecond, a burst no real audience produces.
-        self.wait()
+        if ARRIVE == "spread":
+            self.wait()
 
     @task
     def conversation(self) -> None:

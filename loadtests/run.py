@@ -3,6 +3,7 @@
     python loadtests/run.py                      # start `parley run` on a scratch database, 50 users, 60 s
     python loadtests/run.py --users 50 --seconds 60 --json results.json
     python loadtests/run.py --host http://127.0.0.1:5005   # a server that is already running
+    python loadtests/run.py --workers 2 --tracker-store postgresql+psycopg://... --lock-store redis://...
 
 Without `--host` the script starts `parley run` on a free port with a fresh SQLite tracker store
 in a temporary folder (and the example action server, which `parley run` starts), waits until
@@ -11,8 +12,8 @@ in a temporary folder (and the example action server, which `parley run` starts)
 caches on its first turns), then the statistics are reset and the measured `--seconds` run in the
 same locust process, with the same customers. It stops the server and prints one line per figure:
 users, requests, requests_per_s, failures, p50_ms, p95_ms, p99_ms, warmup_requests,
-warmup_failures and, for a server it started, engine_peak_rss_mb (the engine process's peak
-resident memory, without the action server); with --json FILE, one JSON object. It exits 1 when
+warmup_failures and, for a one-worker server it started, engine_peak_rss_mb (the engine
+process's peak resident memory, without the action server); with --json FILE, one JSON object. It exits 1 when
 any request failed, in the warm-up too.
 """
 
@@ -41,17 +42,23 @@ from benchmarks.common import peak_rss_mb  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    folder: Path, *, workers: int = 1, tracker_store: str | None = None, lock_store: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`parley run` on a free port: conversations in a fresh SQLite file in `folder` unless
+    `tracker_store` names a database, the in-process lock unless `lock_store` names a Redis."""
     port, actions_port = free_port(), free_port()
     env = {
         **os.environ,
-        "PARLEY_TRACKER_STORE_URL": f"sqlite:///{folder / 'load.sqlite'}",
+        "PARLEY_TRACKER_STORE_URL": tracker_store or f"sqlite:///{folder / 'load.sqlite'}",
         "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
         "PARLEY_DEMO_DB": str(folder / "demo.sqlite"),
     }
+    if lock_store:
+        env["PARLEY_LOCK_STORE_URL"] = lock_store
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
     server = subprocess.Popen(
-        [str(BIN / "parley"), "run", "--port", str(port)],
+        [str(BIN / "parley"), "run", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -151,20 +158,47 @@ def main() -> int:
         metavar="MIN,MAX",
         help="seconds a customer takes between messages (default 1,3; 0,0 for a saturation test)",
     )
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
+    parser.add_argument(
+        "--tracker-store",
+        metavar="URL",
+        help="the server's tracker store (default: a fresh SQLite file), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--lock-store",
+        metavar="URL",
+        help="the server's lock store (default: in-process), e.g. redis://127.0.0.1:6379/0; "
+        "several workers need one",
+    )
+    parser.add_argument(
+        "--arrive",
+        choices=("spread", "together"),
+        default="spread",
+        help="spread (default): each customer opens the chat after a pause of its own; together: "
+        "the customers locust starts in one tick send their first messages at the same instant",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-load-") as scratch:
         folder = Path(scratch)
-        server, host = (None, args.host) if args.host else start_server(folder)
+        if args.host:
+            server, host = None, args.host
+        else:
+            server, host = start_server(
+                folder, workers=args.workers, tracker_store=args.tracker_store, lock_store=args.lock_store
+            )
         try:
             os.environ["PARLEY_LOAD_THINK"] = args.think
+            os.environ["PARLEY_LOAD_ARRIVE"] = args.arrive
             figures = run_locust(host, args.users, args.seconds, args.warmup, folder)
-            if server is not None:
+            if server is not None and args.workers == 1:  # else server.pid is uvicorn's supervisor
                 figures["engine_peak_rss_mb"] = peak_rss_mb(server.pid)
         finally:
             if server is not None:
                 stop(server)
     print(
-        f"load test: {figures['users']} users, {args.think} s between messages, for {args.seconds} s "
+        f"load test: {figures['users']} users arriving {args.arrive}, {args.think} s between messages, "
+        f"for {args.seconds} s "
         f"after {args.warmup} s unmeasured "
         f"against {host} ({os.cpu_count()} cores, locust and the action server on the same machine)"
     )
