@@ -13,8 +13,8 @@ caches on its first turns), then the statistics are reset and the measured `--se
 same locust process, with the same customers. It stops the server and prints one line per figure:
 users, requests, requests_per_s, failures, p50_ms, p95_ms, p99_ms, warmup_requests,
 warmup_failures and, for a one-worker server it started, engine_peak_rss_mb (the engine
-process's peak resident memory, without the action server); with --json FILE, one JSON object. It exits 1 when
-any request failed, in the warm-up too.
+process's peak resident memory, without the action server); with --json FILE, one JSON object.
+It exits 1 when any request failed, in the warm-up too.
 """
 
 from __future__ import annotations
@@ -179,6 +179,8 @@ def main() -> int:
         "the customers locust starts in one tick send their first messages at the same instant",
     )
     args = parser.parse_args()
+    if args.host and (args.workers != 1 or args.tracker_store or args.lock_store):
+        parser.error("--workers, --tracker-store and --lock-store set up a server run.py starts, not --host")
     with tempfile.TemporaryDirectory(prefix="parley-load-") as scratch:
         folder = Path(scratch)
         if args.host:
