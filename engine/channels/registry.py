@@ -79,7 +79,7 @@ def build_channels(
             continue
         try:
             built[name] = channel(name, settings, pack, environ)
-        except MissingCredential as error:
+        except (MissingCredential, ValueError) as error:  # ValueError: a setting it cannot use
             problems.append(str(error))
     if problems:
         for made in built.values():
