@@ -69,14 +69,14 @@ def test_missing_credentials_and_unserved_packs_are_named_all_at_once(tmp_path: 
 
 
 def test_a_setting_a_connector_cannot_use_is_named_with_the_other_problems(tmp_path: Path) -> None:
-    config = load_config(
-        write(tmp_path, f"channels:\n  botframework: {{jwks_file: '{tmp_path / 'missing.json'}'}}\n  twilio: {{}}\n")
-    ).channels
+    missing = tmp_path / "missing.json"
+    text = f"channels:\n  botframework: {{jwks_file: '{missing}'}}\n  twilio: {{}}\n"
+    config = load_config(write(tmp_path, text)).channels
     environ = dict(platform_module("botframework").ENVIRON)
 
     with pytest.raises(ChannelSetupError) as raised:
         build_channels(config, ["retail"], environ)
 
     message = str(raised.value)
-    assert f"channels.botframework.jwks_file: cannot read {tmp_path / 'missing.json'}" in message
+    assert f"channels.botframework.jwks_file: cannot read {missing}" in message
     assert "PARLEY_TWILIO_ACCOUNT_SID" in message
