@@ -355,7 +355,7 @@ class HandoffDesk:
         waiting = self.store.find(TicketQuery(statuses=(TicketStatus.QUEUED,), limit=100_000))
         for ticket in waiting:
             try:
-                if now - ticket.created_at >= self.expire_after_seconds:
+                if now - ticket.queued_at >= self.expire_after_seconds:  # a transfer restarts it
                     self._expire(ticket, now)
                     expired += 1
                 elif self._overdue(ticket, now):

@@ -637,6 +637,25 @@ def test_desk_sweep_reprioritizes_a_long_wait_once_then_expires_the_ticket(desk:
     assert desk.bot_texts("jo").count(EXPIRED_NOTICE) == 1
 
 
+def test_desk_sweep_counts_a_transferred_tickets_wait_from_the_transfer(desk: Desk) -> None:
+    """expire_after is time left unclaimed: a ticket an agent worked longer than that and then
+    transferred waits in its new queue as long as a new one would."""
+    start = desk.clock.now
+    desk.says("jo", "my bill is wrong")
+    desk.clock.advance(seconds=10)
+    ticket_id = desk.ticket_of("jo")
+    desk.act("alice", ticket_id, "claim")
+    desk.clock.now = start + desk.desk.expire_after_seconds + 5
+    desk.act("alice", ticket_id, "transfer", {"queue": "general"})
+    transferred = desk.clock.now
+    desk.clock.advance(seconds=1)
+    assert sweep(desk) == (0, 0, 0)
+    assert desk.view(ticket_id)["status"] == "queued"
+    desk.clock.now = transferred + desk.desk.expire_after_seconds
+    assert sweep(desk)[1] == 1
+    assert desk.view(ticket_id)["status"] == "expired"
+
+
 def test_desk_sweep_leaves_claimed_tickets_alone(desk: Desk) -> None:
     desk.says("jo", "my bill is wrong")
     desk.clock.advance(seconds=10)
