@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -163,6 +163,20 @@ class HandoffConfig(BaseModel):
         description="Resolution codes an agent closes a ticket with -> what each means.",
     )
     webhook: WebhookConfig | None = Field(None, description="An external helpdesk told about tickets.")
+
+    @field_validator("agents")
+    @classmethod
+    def _one_token_per_agent(cls, agents: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
+        # The console knows an agent by their token: two with one token would both act as the first.
+        owners: dict[str, str] = {}
+        for agent_id, agent in agents.items():
+            other = owners.setdefault(agent.token_sha256, agent_id)
+            if other != agent_id:
+                raise ValueError(
+                    f"agents {other} and {agent_id} have the same token_sha256: give each their own "
+                    f"(`parley agent-token {agent_id}` makes one)"
+                )
+        return agents
 
 
 class EngineConfig(BaseModel):
