@@ -54,8 +54,8 @@ Retries
 After the n-th failed attempt the next one waits `backoff(n)`: 2 s, 4 s, 8 s, ... doubling up to
 15 minutes (never more), each ±20% at random so that many notifications do not retry in step.
 A 429 or 503 with a longer `Retry-After` (seconds or an HTTP date) waits that long instead, at
-most an hour. With the default `max_attempts` of 8 the attempts are spread over about 4 minutes
-(2 + 4 + ... + 128 s); 30 attempts reach the 15-minute cap from the 10th and span about 5 hours.
+most an hour. With the default `max_attempts` of 20 the attempts reach the 15-minute cap from the
+10th and span about 2.5 hours; 8 attempts are spread over about 4 minutes (2 + 4 + ... + 128 s).
 
 "Failed" means given up: the notification stays in the outbox with its attempts and its last error
 (`TicketStore.deliveries()` lists them) and is not sent again. The ticket itself is unaffected.
@@ -87,7 +87,7 @@ import requests
 
 from engine import __version__
 from engine.config import WebhookConfig
-from engine.handoff.store import Delivery, Notification, TicketStore
+from engine.handoff.store import DELIVERY_LEASE, Delivery, Notification, TicketStore
 from engine.handoff.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ BACKOFF_CAP = 15 * 60.0
 BACKOFF_JITTER = 0.2
 #: The longest `Retry-After` honoured.
 RETRY_AFTER_CAP = 60 * 60.0
+#: Seconds allowed per notification beyond the receiver's timeout (signing, recording the outcome).
+LEASE_MARGIN_SECONDS = 5.0
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -235,8 +237,8 @@ class WebhookDispatcher:
 
     `deliver_due` sends what is due once; `start` runs it in a daemon thread every `interval`
     seconds until `stop`. A receiver's failure never raises: it is recorded in the outbox and
-    logged. Run one dispatcher per outbox: the store hands the same due notification to every
-    dispatcher that asks (receivers deduplicate, but attempts would be counted twice).
+    logged. Every worker may run one: the store leases the notifications it hands out
+    (`DELIVERY_LEASE`), and a batch is never larger than can be sent within that lease.
     """
 
     def __init__(
@@ -298,16 +300,28 @@ class WebhookDispatcher:
         how many were attempted. Raises only what the store raises."""
         return self._deliver_batch(limit, None)
 
+    def batch_size(self, limit: int = 50) -> int:
+        """At most `limit`, and no more notifications than can be POSTed (each up to the timeout)
+        within their lease: another worker's dispatcher must never take one this one still holds."""
+        return min(limit, max(1, int(DELIVERY_LEASE // (self._config.timeout + LEASE_MARGIN_SECONDS))))
+
     def _deliver_batch(self, limit: int, stopping: threading.Event | None) -> int:
         with self._batch:
-            due = self._store.due_deliveries(self._clock(), limit=limit)
-            attempted = 0
-            for delivery in due:
+            due = self._store.due_deliveries(self._clock(), limit=self.batch_size(limit))
+            for attempted, delivery in enumerate(due):
                 if stopping is not None and stopping.is_set():
-                    break
+                    # Stopping: what this dispatcher leased and did not try is due again at once
+                    # for the other workers, not in a lease's time.
+                    for untried in due[attempted:]:
+                        self._store.delivery_retry(
+                            untried.id,
+                            attempts=untried.attempts,
+                            next_attempt_at=self._clock(),
+                            error=untried.last_error or "",
+                        )
+                    return attempted
                 self._deliver(delivery)
-                attempted += 1
-            return attempted
+            return len(due)
 
     def _deliver(self, delivery: Delivery) -> None:
         attempts = delivery.attempts + 1
@@ -460,7 +474,7 @@ class WebhookDispatcher:
 
     def _run(self, interval: float, stopping: threading.Event) -> None:
         while not stopping.is_set():
-            limit = 50
+            limit = self.batch_size()
             try:
                 full = self._deliver_batch(limit, stopping) >= limit
             except Exception:  # the store failed (database down): try again next interval

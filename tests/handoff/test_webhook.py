@@ -575,3 +575,60 @@ def test_webhook_background_thread_delivers_and_stops_cleanly(
 
 def _new_ticket(sender_id: str) -> NewTicket:
     return NewTicket("retail", sender_id, "rest", 1, "billing", "asked", "normal", {}, NOW)
+
+
+class _HangingReceiver:
+    """A session whose every POST times out after the configured timeout, on the test's clock;
+    `during` runs inside each POST (another worker's dispatcher looking for due work)."""
+
+    def __init__(self, clock: Clock, timeout: float, during: Callable[[], None]) -> None:
+        self.clock, self.timeout, self.during = clock, timeout, during
+        self.posts = 0
+
+    def post(self, *_: Any, **__: Any) -> requests.Response:
+        self.posts += 1
+        self.clock.now += self.timeout
+        self.during()
+        raise requests.Timeout("the receiver did not answer")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("timeout", [10.0, 120.0])
+def test_webhook_batch_is_sent_within_its_lease_so_no_other_worker_sends_it(
+    desk: Desk, timeout: float
+) -> None:
+    for _ in range(50):
+        desk.queue_created()
+    taken_untried: set[int] = set()  # by another worker, before anyone had sent them
+
+    def other_worker_looks() -> None:
+        due = desk.store.due_deliveries(desk.clock.now, limit=50)
+        taken_untried.update(d.id for d in due if d.attempts == 0)
+
+    hanging = _HangingReceiver(desk.clock, timeout, other_worker_looks)
+    config = WebhookConfig(url=desk.url, events=["*"], timeout=timeout)
+    first = WebhookDispatcher(desk.store, config, SECRET, session=hanging, clock=desk.clock)  # type: ignore[arg-type]
+
+    attempted = first.deliver_due()
+
+    assert attempted == hanging.posts == first.batch_size() == int(DELIVERY_LEASE // (timeout + 5))
+    tried = {d.id for d in desk.store.deliveries(limit=100) if d.attempts}
+    assert len(tried) == attempted
+    assert not tried & taken_untried
+
+
+def test_webhook_stopping_dispatcher_leaves_what_it_did_not_try_due_at_once(desk: Desk) -> None:
+    for _ in range(3):
+        desk.queue_created()
+    stopping = threading.Event()
+    hanging = _HangingReceiver(desk.clock, 2.0, stopping.set)
+    config = WebhookConfig(url=desk.url, events=["*"], timeout=2.0)
+    dispatcher = WebhookDispatcher(desk.store, config, SECRET, session=hanging, clock=desk.clock)  # type: ignore[arg-type]
+
+    assert dispatcher._deliver_batch(50, stopping) == 1
+
+    untried = [d for d in desk.store.deliveries(limit=10) if d.attempts == 0]
+    assert len(untried) == 2
+    assert [d.id for d in desk.store.due_deliveries(desk.clock.now)] == sorted(d.id for d in untried)
