@@ -395,6 +395,10 @@ class HandoffDesk:
         )
 
         def change(assistant: Assistant, tracker: Tracker) -> Ticket:
+            # Under the conversation's lock: another worker's sweep may have timed it out since
+            # `find` (the compare-and-set looks at status, agent and queue, not timed_out).
+            if self.store.get(ticket.id).timed_out:
+                raise TicketError("ticket_timed_out", f"ticket {ticket.id} was timed out meanwhile")
             changed = self._change(
                 ticket,
                 {"timed_out": True, "priority": priority, "updated_at": now},

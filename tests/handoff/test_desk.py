@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from engine.dialogue.events import BotUttered, HandoffRequested
-from engine.handoff.tickets import TicketStatus
+from engine.handoff.tickets import TicketError, TicketStatus
 from tests.conftest import ROOT
 from tests.dialogue.conftest import DISPATCHED, ORDERS, FakeClock, clock, make_pack  # noqa: F401 (fixtures)
 from tests.server.conftest import AGENTS, AUTH, Server, make_server  # noqa: F401 (fixture)
@@ -654,6 +654,22 @@ def test_desk_sweep_counts_a_transferred_tickets_wait_from_the_transfer(desk: De
     desk.clock.now = transferred + desk.desk.expire_after_seconds
     assert sweep(desk)[1] == 1
     assert desk.view(ticket_id)["status"] == "expired"
+
+
+def test_desk_sweep_of_a_second_worker_does_not_time_a_ticket_out_again(desk: Desk) -> None:
+    """Two workers' sweeps find the same overdue ticket; the second, which takes the
+    conversation's lock after the first, leaves it alone: one timeline entry, one message."""
+    desk.says("jo", "my bill is wrong")
+    ticket_id = desk.ticket_of("jo")
+    desk.clock.advance(minutes=11)
+    found_by_second_worker = desk.desk.store.get(ticket_id)
+    assert sweep(desk) == (1, 0, 0)
+
+    with pytest.raises(TicketError, match="timed out meanwhile"):
+        desk.desk._time_out(found_by_second_worker, desk.clock.now)
+
+    assert [e.kind for e in desk.desk.store.entries(ticket_id)].count("reprioritized") == 1
+    assert desk.bot_texts("jo").count(WAIT_LONG) == 1
 
 
 def test_desk_sweep_leaves_claimed_tickets_alone(desk: Desk) -> None:
