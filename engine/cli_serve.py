@@ -205,17 +205,16 @@ def _serve(
     import uvicorn
 
     from engine.channels.registry import check_channels
-    from engine.nlu import ModelError
-    from engine.packs import PackInvalid
     from engine.server.app import (
         CONFIG_VARIABLE,
         LOG_LEVEL_VARIABLE,
+        SETUP_ERRORS,
+        STARTUP_FAILURE_VARIABLE,
         STUB_ACTIONS_VARIABLE,
         build_app,
     )
     from engine.server.logs import configure_logging
     from engine.server.metrics import MULTIPROCESS_VARIABLE
-    from engine.stores.base import StoreError
 
     host = args.host or config.server.host
     port = args.port or config.server.port
@@ -234,7 +233,7 @@ def _serve(
         configure_logging(args.log_level)
         try:
             app = build_app(config, packs=packs, stub_actions=args.stub_actions, action_url=action_url)
-        except (ModelError, PackInvalid, StoreError, ValueError) as error:
+        except SETUP_ERRORS as error:
             console.print(f"[red]parley run: {escape(str(error))}[/red]")
             return EXIT_FAILED
         _print_urls(console, base, packs, config)
@@ -243,8 +242,12 @@ def _serve(
     # Worker processes build the app themselves from the environment.
     metrics_folder = tempfile.mkdtemp(prefix="parley-metrics-")
     stack.callback(shutil.rmtree, metrics_folder, ignore_errors=True)
+    reports = tempfile.mkdtemp(prefix="parley-startup-")
+    stack.callback(shutil.rmtree, reports, ignore_errors=True)
+    startup_failure = Path(reports) / "failure.txt"
     os.environ.update(
         {
+            STARTUP_FAILURE_VARIABLE: str(startup_failure),
             CONFIG_VARIABLE: str(Path(args.config).resolve()),
             LOG_LEVEL_VARIABLE: args.log_level,
             STUB_ACTIONS_VARIABLE: "1" if args.stub_actions else "0",
@@ -261,6 +264,9 @@ def _serve(
     configure_logging(args.log_level)
     _print_urls(console, base, packs, config)
     uvicorn.run("engine.server.app:app_from_environment", factory=True, workers=args.workers, **options)
+    if startup_failure.exists():  # a worker could not build the app; uvicorn stopped them all
+        console.print(f"[red]parley run: {escape(startup_failure.read_text(encoding='utf-8'))}[/red]")
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ import gc
 import importlib
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ import requests
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.config import EngineConfig, HandoffConfig, load_config
+from engine.config import ConfigError, EngineConfig, HandoffConfig, load_config
 from engine.dialogue.actions import ActionResult, ActionRunner
 from engine.dialogue.policy import build_policies
 from engine.dialogue.runtime import Assistant
@@ -31,8 +32,8 @@ from engine.handoff.desk import HandoffDesk
 from engine.handoff.live import LiveChannels
 from engine.handoff.store import InMemoryTicketStore, TicketStore
 from engine.handoff.webhook import WebhookDispatcher
-from engine.nlu import ModelStore, NluModel
-from engine.packs import Pack
+from engine.nlu import ModelError, ModelStore, NluModel
+from engine.packs import Pack, PackInvalid
 from engine.server import api, channels, console, health, rest
 from engine.server.boundary import BodyGuardMiddleware, RequestContextMiddleware
 from engine.server.channels import ChannelHub, ChannelSetup
@@ -42,7 +43,7 @@ from engine.server.metrics import Metrics
 from engine.server.registry import AssistantRegistry, Served, load_served_pack
 from engine.server.service import ConversationService
 from engine.server.turns import TURN_THREADS, TurnRunner
-from engine.stores.base import LockStore, TrackerStore
+from engine.stores.base import LockStore, StoreError, TrackerStore
 
 log = logging.getLogger("engine.server")
 
@@ -50,6 +51,13 @@ log = logging.getLogger("engine.server")
 CONFIG_VARIABLE = "PARLEY_CONFIG"
 STUB_ACTIONS_VARIABLE = "PARLEY_STUB_ACTIONS"
 LOG_LEVEL_VARIABLE = "PARLEY_LOG_LEVEL"
+#: A file a worker process that cannot build the app writes the reason to, for `parley run`.
+STARTUP_FAILURE_VARIABLE = "PARLEY_STARTUP_FAILURE_FILE"
+#: What `build_app` (and reading config.yml) raise for a setup that cannot be served.
+SETUP_ERRORS: tuple[type[Exception], ...] = (ConfigError, ModelError, PackInvalid, StoreError, ValueError)
+#: uvicorn's exit code for a worker that failed before serving: its supervisor then stops instead
+#: of starting the worker again (uvicorn.config.STARTUP_FAILURE).
+UVICORN_STARTUP_FAILURE = 3
 WEBCHAT_MODULE = "engine.server.webchat"
 
 DESCRIPTION = """\
@@ -385,7 +393,16 @@ def handoff_setup(config: EngineConfig, trackers: TrackerStore) -> HandoffSetup:
 
 def app_from_environment() -> FastAPI:
     """The app of PARLEY_CONFIG (default config.yml), for uvicorn's worker processes; logs JSON at
-    PARLEY_LOG_LEVEL; PARLEY_STUB_ACTIONS=1 stubs custom actions."""
+    PARLEY_LOG_LEVEL; PARLEY_STUB_ACTIONS=1 stubs custom actions. A setup that cannot be served
+    ends the process with uvicorn's start-up failure code, the reason in PARLEY_STARTUP_FAILURE_FILE."""
     configure_logging(os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
-    config = load_config(Path(os.environ.get(CONFIG_VARIABLE, "config.yml")))
-    return build_app(config, stub_actions=os.environ.get(STUB_ACTIONS_VARIABLE) == "1")
+    try:
+        config = load_config(Path(os.environ.get(CONFIG_VARIABLE, "config.yml")))
+        return build_app(config, stub_actions=os.environ.get(STUB_ACTIONS_VARIABLE) == "1")
+    except SETUP_ERRORS as error:
+        # Every worker would fail the same way: say why and stop, instead of being restarted.
+        log.error("the server cannot start: %s", error)
+        report = os.environ.get(STARTUP_FAILURE_VARIABLE)
+        if report:
+            Path(report).write_text(str(error), encoding="utf-8")
+        sys.exit(UVICORN_STARTUP_FAILURE)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from engine.actions.process import free_port
 from engine.cli import main
+from tests.conftest import ROOT
 from tests.server.conftest import write_shop
+from tests.stores.conftest import redis_server  # noqa: F401 (fixture)
 
 
 def _config(tmp_path: Path, body: str) -> Path:
@@ -89,3 +95,45 @@ def test_cli_serve_checks_its_options(
         main(["run", *option])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_serve_workers_that_cannot_start_stop_the_server_with_the_reason(
+    tmp_path: Path,
+    redis_server: str,  # noqa: F811 (fixture)
+) -> None:
+    """A setup every worker fails on (here a webhook whose secret is not set) ends `parley run
+    --workers 2` with the reason, instead of uvicorn starting the failing workers again for ever."""
+    shop = write_shop(tmp_path / "shop")
+    config = _config(
+        tmp_path,
+        f"packs: ['{shop}']\nmodels: '{tmp_path / 'models'}'\n"
+        f"stores: {{tracker: 'sqlite:///{tmp_path / 'x.sqlite'}', lock: '{redis_server}'}}\n"
+        f"server: {{port: {free_port()}}}\n"
+        "handoff: {webhook: {url: 'https://helpdesk.example.com/hook'}}\n",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "--config",
+            str(config),
+            "run",
+            "--workers",
+            "2",
+            "--stub-actions",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "parley run: the helpdesk webhook signs its notifications" in done.stdout
+    assert "PARLEY_HANDOFF_WEBHOOK_SECRET, which is not set" in done.stdout
+    assert "died" not in done.stderr  # no worker was started again
