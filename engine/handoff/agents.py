@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.config import AgentConfig
-
-EVERY_QUEUE = "*"
+from engine.handoff.tickets import covers
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Agent:
     queues: tuple[str, ...]
 
     def works(self, pack: str, queue: str) -> bool:
-        return any(q in (EVERY_QUEUE, queue, f"{pack}/{queue}") for q in self.queues)
+        return covers(self.queues, pack, queue)
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "queues": list(self.queues)}

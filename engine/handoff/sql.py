@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.handoff.store import (
@@ -26,6 +26,7 @@ from engine.handoff.store import (
     notification_for,
 )
 from engine.handoff.tickets import (
+    EVERY_QUEUE,
     PRIORITY_RANK,
     Entry,
     NewTicket,
@@ -127,6 +128,8 @@ class SqlTicketStore:
             conditions.append(T.created_at >= query.created_since)
         if query.created_until is not None:
             conditions.append(T.created_at < query.created_until)
+        if query.covered_by is not None and EVERY_QUEUE not in query.covered_by:
+            conditions.append(or_(false(), *(_queue_is(entry) for entry in query.covered_by)))
         order = (
             (T.priority_rank.desc(), T.queued_at, T.id)
             if query.waiting_order
@@ -386,3 +389,10 @@ def _delivery(row: Row[Any]) -> Delivery:
         last_error=row.last_error,
         finished_at=row.finished_at,
     )
+
+
+def _queue_is(entry: str) -> ColumnElement[bool]:
+    """An agent's queue entry as a condition, as `covers` reads it: the queue's name in any pack,
+    or 'pack/queue'."""
+    pack, slash, queue = entry.partition("/")
+    return or_(T.queue == entry, and_(T.pack == pack, T.queue == queue)) if slash else T.queue == entry

@@ -27,6 +27,7 @@ from engine.handoff.tickets import (
     Ticket,
     TicketStatus,
     UnknownTicket,
+    covers,
 )
 
 #: Seconds a dispatcher holds the notifications it took (longer than a delivery's timeout).
@@ -85,6 +86,8 @@ class TicketQuery:
     sender_id: str | None = None
     created_since: float | None = None
     created_until: float | None = None
+    #: Only tickets these queue entries cover (an agent's queues: a queue, 'pack/queue' or '*').
+    covered_by: tuple[str, ...] | None = None
     limit: int = 100
     offset: int = 0
 
@@ -367,4 +370,5 @@ def _matches(ticket: Ticket, query: TicketQuery) -> bool:
         and (query.sender_id is None or ticket.sender_id == query.sender_id)
         and (query.created_since is None or ticket.created_at >= query.created_since)
         and (query.created_until is None or ticket.created_at < query.created_until)
+        and (query.covered_by is None or covers(query.covered_by, ticket.pack, ticket.queue))
     )

@@ -20,6 +20,7 @@ ended and why it was opened (see `Ticket.measures`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -38,6 +39,17 @@ class TicketStatus(StrEnum):
 
 
 OPEN_STATUSES = (TicketStatus.QUEUED, TicketStatus.CLAIMED)
+
+#: In an agent's queues: every queue of every pack.
+EVERY_QUEUE = "*"
+
+
+def covers(queues: Sequence[str], pack: str, queue: str) -> bool:
+    """Whether queue entries as agents list them (a queue name, 'pack/queue', or '*') include
+    `pack`'s `queue`."""
+    return any(q in (EVERY_QUEUE, queue, f"{pack}/{queue}") for q in queues)
+
+
 #: The waiting list's order: most urgent first.
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 

@@ -167,12 +167,12 @@ async def tickets(
         pack=pack,
         queue=queue,
         agent=agent.id if view == "mine" else None,
-        limit=limit if view != "waiting" else 1000,
+        covered_by=agent.queues,
+        limit=limit,
     )
     found = await turn_runner(request).run(desk.store.find, query)
     now = desk.clock()
-    shown = [t.to_json(now=now) for t in found if agent.works(t.pack, t.queue)][:limit]
-    return {"tickets": shown}
+    return {"tickets": [t.to_json(now=now) for t in found]}
 
 
 @router.get("/tickets/{ticket_id}", summary="A ticket with its context packet and timeline")

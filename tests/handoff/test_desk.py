@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from engine.config import AgentConfig
 from engine.dialogue.events import BotUttered, HandoffRequested
+from engine.handoff.agents import AgentDirectory, token_hash
 from engine.handoff.tickets import TicketError, TicketStatus
 from tests.conftest import ROOT
 from tests.dialogue.conftest import DISPATCHED, ORDERS, FakeClock, clock, make_pack  # noqa: F401 (fixtures)
@@ -450,6 +452,22 @@ def test_desk_close_needs_a_known_resolution_and_gives_the_conversation_back(
     desk.clock.advance(seconds=10)
     assert desk.says("jo", "a person please") == [REQUESTED, place(1)]
     assert [t["status"] for t in desk.tickets()] == ["queued", "closed"]
+
+
+def test_desk_console_lists_an_agents_own_queues_however_many_others_wait(desk: Desk) -> None:
+    """The agent's queues are part of the query: the page of `limit` tickets is theirs, not a page
+    of every queue filtered afterwards."""
+    desk.handoff("jo")  # general: first in the waiting order
+    desk.clock.advance(seconds=10)
+    desk.says("kim", "my bill is wrong")  # billing
+    desk.desk.agents = AgentDirectory(
+        {"alice": AgentConfig(name="Alice", token_sha256=token_hash(AGENTS["alice"]), queues=["billing"])}
+    )
+
+    for view in ("open", "waiting"):
+        response = desk.agent("alice", f"/tickets?view={view}&limit=1")
+        assert response.status_code == 200, response.text
+        assert [t["queue"] for t in response.json()["tickets"]] == ["billing"]
 
 
 def test_desk_unclaimed_ticket_may_be_closed_by_any_agent(desk: Desk) -> None:

@@ -224,6 +224,13 @@ def test_ticket_store_other_lists_are_newest_first(store: TicketStore, queue: di
             ["d", "a", "f"],
             id="window",
         ),
+        pytest.param(TicketQuery(covered_by=("billing",)), ["f"], id="covered-by-a-queue"),
+        pytest.param(TicketQuery(covered_by=("bank/general",)), ["g"], id="covered-by-pack-queue"),
+        pytest.param(TicketQuery(covered_by=("billing", "bank/general")), ["g", "f"], id="covered-by-two"),
+        pytest.param(TicketQuery(covered_by=()), [], id="covered-by-nothing"),
+        pytest.param(
+            TicketQuery(covered_by=("*",), created_until=T0 - 50), ["e", "h"], id="covered-by-every-queue"
+        ),
     ],
 )
 def test_ticket_store_find_filters(
