@@ -136,7 +136,8 @@ class FlowResumed(FlowEvent):
 @dataclass(frozen=True, kw_only=True)
 class FlowCancelled(FlowEvent):
     """`reason`: cancel (the customer), retries_exhausted, action_failed, restart, correction
-    (a corrected slot rewound past it), handoff_ended, or loop (a goto cycle was stopped)."""
+    (a corrected slot rewound past it), handoff_ended, loop (a goto cycle was stopped), or
+    flow_changed (the pack no longer has the flow, or the step, the conversation stood in)."""
 
     KIND = "flow_cancelled"
     reason: str = "cancel"

@@ -33,6 +33,8 @@ from engine.dialogue.events import (
     BotUttered,
     Event,
     FallbackCounted,
+    FlowCancelled,
+    FlowStack,
     HandoffAccepted,
     HandoffEnded,
     HandoffRequested,
@@ -129,6 +131,7 @@ class Assistant:
         start = len(tracker.events)
         now = self.clock()
         self._maybe_start_session(tracker, now)
+        self._forget_changed_flows(tracker, now)
         state = tracker.state
         if state.paused:
             tracker.add(
@@ -289,6 +292,7 @@ class Assistant:
         start = len(tracker.events)
         now = self.clock()
         tracker.add(HandoffEnded(resume=resume, agent=agent, timestamp=now))
+        self._forget_changed_flows(tracker, now)
         executor = Executor(self, tracker, channel=channel, now=now)
         if resume and tracker.state.stack:
             executor.resume_after_handoff()
@@ -403,6 +407,27 @@ class Assistant:
             if decision is not None:
                 return decision
         return None
+
+    def _forget_changed_flows(self, tracker: Tracker, now: float) -> None:
+        """A conversation stored under an earlier version of the pack may stand in a flow that
+        is gone now, or past the end of one that got shorter: those flows are cancelled
+        (reason `flow_changed`) so the conversation goes on with what the pack has."""
+        stack = tracker.state.stack
+        programs = self.flows.programs
+        kept = [f for f in stack if f.flow in programs and f.pc < len(programs[f.flow])]
+        if len(kept) == len(stack):
+            return
+        for frame in stack:
+            if frame not in kept:
+                log.warning(
+                    "conversation %s was in flow %s at position %d, which this pack no longer has; "
+                    "the flow is cancelled",
+                    tracker.sender_id,
+                    frame.flow,
+                    frame.pc,
+                )
+                tracker.add(FlowCancelled(flow_id=frame.flow, reason="flow_changed", timestamp=now))
+        tracker.add(FlowStack(frames=tuple(frame.to_json() for frame in kept), timestamp=now))
 
     def _asking(self, tracker: Tracker) -> str | None:
         top = tracker.state.top

@@ -7,7 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.dialogue.events import FallbackCounted, FlowStarted, SessionStarted, UserUttered
+from engine.dialogue.events import (
+    FallbackCounted,
+    FlowCancelled,
+    FlowStack,
+    FlowStarted,
+    SessionStarted,
+    UserUttered,
+)
 from tests.dialogue.conftest import DISPATCHED, ORDER_READINGS, ORDERS, Chat, FakeClock, FakeParser
 
 
@@ -180,3 +187,33 @@ def test_runtime_session_zero_never_expires(orders: Callable[..., Chat], clock: 
     chat.user("hi")
     assert not chat.of(SessionStarted)
     assert chat.slots["order_id"] == "A12345"
+
+
+def test_runtime_cancels_flows_the_pack_no_longer_has(
+    orders: Callable[..., Chat], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A conversation stored under an earlier version of the pack, standing in a flow that was
+    renamed away and past the end of one that got shorter, goes on instead of failing every turn."""
+    chat = orders()
+    chat.user("where is my order")
+    chat.bot("ask_order_id")
+    chat.tracker.add(
+        FlowStack(
+            frames=(
+                {"flow": "renamed_away", "pc": 2, "waiting": True, "interrupted": True},
+                {"flow": "order_status", "pc": 9, "waiting": True},
+            )
+        )
+    )
+
+    with caplog.at_level(logging.WARNING, logger="engine.dialogue.runtime"):
+        chat.user("where is my refund")
+
+    cancelled = chat.of(FlowCancelled)
+    assert [(e.flow_id, e.reason) for e in cancelled] == [
+        ("renamed_away", "flow_changed"),
+        ("order_status", "flow_changed"),
+    ]
+    chat.bot("ask_email")
+    assert chat.flows == ["refund_status"]
+    assert "which this pack no longer has" in caplog.text
