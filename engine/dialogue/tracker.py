@@ -183,7 +183,8 @@ class Tracker:
     ) -> None:
         self.sender_id = sender_id
         self.events: list[Event] = []
-        #: The events as JSON, kept as they are added: action calls send them every time.
+        #: The events as JSON, made when an action call first needs them and extended after: every
+        #: call sends them all, while most turns call no action (events are immutable).
         self._json: list[dict[str, Any]] = []
         self.state = DialogueState(dict(initial_slots))
         for event in events:
@@ -191,7 +192,6 @@ class Tracker:
 
     def add(self, event: Event) -> None:
         self.events.append(event)
-        self._json.append(event.to_json())
         self.state.apply(event)
 
     def with_slot(self, name: str, value: Any, *, timestamp: float) -> Tracker:
@@ -212,6 +212,10 @@ class Tracker:
                 return self.events[index:]
         return self.events
 
+    def _events_json(self) -> list[dict[str, Any]]:
+        self._json.extend(event.to_json() for event in self.events[len(self._json) :])
+        return self._json
+
     def to_json(self) -> dict[str, Any]:
         """The tracker as the Rasa SDK reads it (`tracker` of an action-server request)."""
         state = self.state
@@ -221,7 +225,7 @@ class Tracker:
             "sender_id": self.sender_id,
             "slots": dict(state.slots),
             "latest_message": dict(latest.parse_data) if latest else {},
-            "events": list(self._json),
+            "events": list(self._events_json()),
             "paused": state.paused,
             "followup_action": None,
             "active_loop": {},

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from engine.dialogue.events import (
     ActionExecuted,
     ActionFailed,
@@ -182,3 +184,26 @@ def test_tracker_initial_slots_are_not_shared_between_conversations() -> None:
     first.add(SlotSet(name="order_id", value="A12345"))
     assert second.state.slots["order_id"] is None
     assert INITIAL["order_id"] is None
+
+
+def test_tracker_turns_events_into_json_only_for_an_action_call_and_only_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    converted: list[SlotSet] = []
+    to_json = SlotSet.to_json
+
+    def counting(event: SlotSet) -> dict[str, Any]:
+        converted.append(event)
+        return to_json(event)
+
+    monkeypatch.setattr(SlotSet, "to_json", counting)
+    tracker = Tracker("jo", {}, [SlotSet(name="order_id", value=f"A1234{n}") for n in range(3)])
+    assert converted == []  # loading a conversation converts nothing
+
+    first = tracker.to_json()["events"]
+    tracker.add(SlotSet(name="order_id", value="B54321"))
+    second = tracker.to_json()["events"]
+
+    assert len(converted) == 4  # each event once
+    assert second[:3] == first and second[3]["value"] == "B54321"
+    assert second == [to_json(event) for event in tracker.events]
