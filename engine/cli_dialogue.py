@@ -117,10 +117,17 @@ def _run_tests(args: argparse.Namespace) -> int:
             failed = True
             continue
         tests = [t for t in pack.tests if not args.select or args.select.lower() in t.name.lower()]
+        if not tests and args.select:
+            results[pack.name] = []  # none selected here: said once, below, if none anywhere
+            continue
         outcomes = run_tests(pack, model, tests=tests, policies=policies)
         results[pack.name] = outcomes
         _print_outcomes(console, pack.name, outcomes, verbose=args.verbose)
         failed = failed or not all(o.passed for o in outcomes)
+    if args.select and not failed and not any(results.values()):
+        names = ", ".join(results)
+        print(f"parley: no conversation test of {names} has '{args.select}' in its name", file=sys.stderr)
+        return EXIT_USAGE
     if args.junit is not None:
         junit_xml(results, args.junit)
         console.print(f"JUnit XML written to {escape(str(args.junit))}")

@@ -89,7 +89,8 @@ def run_tests(
     tests: Sequence[ConversationTest] | None = None,
     policies: Callable[[], Sequence[Policy]] | None = None,
 ) -> list[TestOutcome]:
-    return [run_test(pack, parser, test, policies=policies) for test in (tests or pack.tests)]
+    chosen = pack.tests if tests is None else tests
+    return [run_test(pack, parser, test, policies=policies) for test in chosen]
 
 
 def run_test(

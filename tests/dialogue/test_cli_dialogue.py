@@ -127,6 +127,15 @@ def test_cli_test_exits_0_when_all_selected_pass(billing: Setup, capsys: pytest.
     assert "✗" not in out
 
 
+def test_cli_test_selection_that_matches_nothing_runs_nothing_and_says_so(
+    billing: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--config", billing.config, "test", "-k", "no such test", billing.pack)
+    assert code == 2
+    assert err == "parley: no conversation test of billing has 'no such test' in its name\n"
+    assert "conversation tests passed" not in out
+
+
 def test_cli_test_packs_from_the_config(billing: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--config", billing.config, "test", "-k", "hours", "-v")
     assert code == 0

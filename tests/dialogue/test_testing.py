@@ -110,6 +110,7 @@ def test_testing_stubs_are_per_test(make_pack: Callable[..., Pack]) -> None:
     only = [t for t in pack.tests if t.name in ("passes", "wrong slot")]
     results = run_tests(pack, FakeParser({**READINGS, **ORDER_READINGS}), tests=only)
     assert [(o.name, o.passed) for o in results] == [("passes", True), ("wrong slot", False)]
+    assert run_tests(pack, FakeParser({}), tests=[]) == []  # an empty selection is not "all"
 
 
 def test_testing_junit_xml_has_a_testcase_per_test_and_failure_elements(
