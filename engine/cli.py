@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -93,52 +94,64 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     results = [check_pack(folder) for folder in folders]
     failed = any(not r.ok(strict=args.strict) for r in results)
+    checked: ActionsChecked | None = None
+    if args.check_actions is not None:
+        checked = _check_actions(args, results)
+        failed = failed or checked is None or any(checked.missing.values())
     if args.format == "json":
-        payload = [_result_json(r, args.strict) for r in results]
+        payload = [_result_json(r, args.strict, checked) for r in results]
         print(json.dumps(payload if len(payload) > 1 else payload[0], indent=2))
     else:
         console = Console(highlight=False, soft_wrap=True)
         for result in results:
             print_result(console, result, args.strict)
-    if args.check_actions is not None:
-        failed = _check_actions(args, results) or failed
+        if checked is not None:
+            checked.print()
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _check_actions(args: argparse.Namespace, results: list[CheckResult]) -> bool:
-    """Report the custom actions each valid pack names that the action server lacks; True when
-    something is missing or the server cannot be asked."""
-    from engine.actions import ActionServerUnavailable, HttpActionRunner
+@dataclass(frozen=True)
+class ActionsChecked:
+    """What `--check-actions` found: the server asked, and each valid pack's missing actions."""
+
+    url: str
+    missing: dict[str, list[str]]
+    #: How many custom actions each pack names.
+    named: dict[str, int]
+
+    def print(self) -> None:
+        for pack, missing in self.missing.items():
+            if missing:
+                print(f"✗ {pack}: the action server at {self.url} lacks {', '.join(missing)}")
+            else:
+                print(f"✓ {pack}: the action server at {self.url} has all {self.named[pack]} custom actions")
+
+
+def _check_actions(args: argparse.Namespace, results: list[CheckResult]) -> ActionsChecked | None:
+    """Ask the action server which actions it has; None (said on stderr) when it cannot be asked."""
+    from engine.actions import ActionServerUnavailable
+    from engine.actions.client import list_actions
 
     try:
-        url = args.check_actions or load_config(args.config).action_server.resolved_url()
+        settings = load_config(args.config).action_server
+        url = args.check_actions or settings.resolved_url()
     except ConfigError as error:
         print(f"parley: {error}", file=sys.stderr)
-        return True
+        return None
     packs = [r.pack for r in results if r.pack is not None and r.ok()]
     if not packs:
-        return False
-    runner = HttpActionRunner(packs[0], url)
+        return ActionsChecked(url, {}, {})
     try:
-        offered = set(runner.list_actions())
+        offered = set(list_actions(url, timeout=settings.timeout))
     except ActionServerUnavailable as error:
         print(f"parley: {error}", file=sys.stderr)
-        return True
-    finally:
-        runner.close()
-    missing_any = False
-    for pack in packs:
-        missing = sorted(set(pack.actions) - offered)
-        if missing:
-            missing_any = True
-            print(f"✗ {pack.name}: the action server at {url} lacks {', '.join(missing)}")
-        else:
-            print(f"✓ {pack.name}: the action server at {url} has all {len(pack.actions)} custom actions")
-    return missing_any
+        return None
+    missing = {pack.name: sorted(set(pack.actions) - offered) for pack in packs}
+    return ActionsChecked(url, missing, {pack.name: len(pack.actions) for pack in packs})
 
 
-def _result_json(result: CheckResult, strict: bool) -> dict[str, object]:
-    return {
+def _result_json(result: CheckResult, strict: bool, checked: ActionsChecked | None) -> dict[str, object]:
+    found: dict[str, object] = {
         "pack": result.pack.name if result.pack else str(result.folder),
         "folder": str(result.folder),
         "ok": result.ok(strict=strict),
@@ -146,6 +159,9 @@ def _result_json(result: CheckResult, strict: bool) -> dict[str, object]:
         "warnings": len(result.warnings),
         "diagnostics": [d.to_json() for d in result.diagnostics],
     }
+    if checked is not None and result.pack is not None and result.pack.name in checked.missing:
+        found["missing_actions"] = checked.missing[result.pack.name]
+    return found
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.packs import check_pack
+from tests.action_client.fake_server import Answer, Script, fake_action_server
+from tests.conftest import DOMAINS
 
 
 def test_cli_schema_prints_the_pack_schema(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,3 +44,25 @@ def test_cli_validate_reports_a_broken_config(
 def test_cli_without_a_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "validate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_cli_validate_check_actions_names_what_the_action_server_lacks(
+    output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retail = check_pack(DOMAINS / "retail").pack
+    assert retail is not None
+    lacking, *offered = sorted(retail.actions)
+    script = Script([Answer(body=[{"name": name} for name in offered])])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yml").write_text("packs: []\n")
+
+    with fake_action_server(script) as url:
+        code = main(["validate", "--format", output, "--check-actions", url, str(DOMAINS / "retail")])
+
+    assert code == 1
+    out = capsys.readouterr().out
+    if output == "json":
+        assert json.loads(out)["missing_actions"] == [lacking]  # stdout stays one JSON document
+    else:
+        assert f"✗ retail: the action server at {url} lacks {lacking}\n" in out

@@ -34,13 +34,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from engine.actions.circuit import CircuitBreaker
 from engine.actions.domain import domain_digest, rasa_domain
+from engine.actions.process import beside_webhook
 from engine.dialogue.actions import ActionResult, Failure
 from engine.dialogue.tracker import Tracker
 from engine.packs import Pack
@@ -200,16 +200,24 @@ class HttpActionRunner:
     # -- discovery -------------------------------------------------------------------------
     def list_actions(self) -> list[str]:
         """The actions the server offers (`GET /actions`); raises `ActionServerUnavailable`."""
-        url = urljoin(self.url, "/actions")
-        try:
-            response = self.session.get(url, timeout=self.timeout)
-            response.raise_for_status()
-            return [item["name"] for item in response.json()]
-        except (requests.RequestException, ValueError, KeyError, TypeError) as error:
-            raise ActionServerUnavailable(f"cannot list the actions of {url}: {_reason(error)}") from None
+        return list_actions(self.url, timeout=self.timeout, session=self.session)
 
     def close(self) -> None:
         self.session.close()
+
+
+def list_actions(
+    webhook_url: str, *, timeout: float = DEFAULT_TIMEOUT, session: requests.Session | None = None
+) -> list[str]:
+    """The actions the server of `webhook_url` offers (`GET /actions` beside the webhook);
+    raises `ActionServerUnavailable`."""
+    url = beside_webhook(webhook_url, "/actions")
+    try:
+        response = (session or requests).get(url, timeout=timeout)
+        response.raise_for_status()
+        return [item["name"] for item in response.json()]
+    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        raise ActionServerUnavailable(f"cannot list the actions of {url}: {_reason(error)}") from None
 
 
 class ActionServerUnavailable(Exception):

@@ -132,11 +132,17 @@ class ActionServerProcess:
         self.stop()
 
 
+def beside_webhook(webhook_url: str, path: str) -> str:
+    """Another endpoint of the action server of `webhook_url`, under the same path prefix:
+    `https://gw/actions-prefix/webhook` and `/health` give `https://gw/actions-prefix/health`."""
+    base = webhook_url.rsplit("/webhook", 1)[0]
+    return f"{base}{path}"
+
+
 def server_is_up(webhook_url: str) -> bool:
     """Whether an action server answers `/health` next to this webhook URL."""
-    base = webhook_url.rsplit("/webhook", 1)[0]
     try:
-        return requests.get(f"{base}/health", timeout=1).ok
+        return requests.get(beside_webhook(webhook_url, "/health"), timeout=1).ok
     except requests.RequestException:
         return False
 

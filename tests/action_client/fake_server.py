@@ -28,6 +28,8 @@ class Script:
 
     answers: list[Answer] = field(default_factory=lambda: [Answer()])
     requests: list[dict[str, Any]] = field(default_factory=list)
+    #: The paths GET requests asked for.
+    got: list[str] = field(default_factory=list)
 
     def next(self) -> Answer:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
@@ -41,6 +43,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self._answer(script.next())
 
         def do_GET(self) -> None:
+            script.got.append(self.path)
             self._answer(script.next())
 
         def _answer(self, answer: Answer) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.actions import CircuitBreaker, HttpActionRunner
+from engine.actions.client import list_actions
 from engine.actions.domain import rasa_domain
 from engine.dialogue.events import SlotSet, UserUttered
 from engine.dialogue.tracker import Tracker
@@ -226,6 +227,14 @@ def test_actions_are_listed_from_the_server(pack: Pack) -> None:
     script = Script([Answer(body=[{"name": "lookup_order"}, {"name": "other"}])])
     with fake_action_server(script) as url:
         assert runner(pack, url).list_actions() == ["lookup_order", "other"]
+
+
+def test_actions_are_listed_beside_the_webhook_under_its_path_prefix() -> None:
+    script = Script([Answer(body=[{"name": "lookup_order"}])])
+    with fake_action_server(script) as url:
+        behind_a_gateway = url.replace("/webhook", "/parley-actions/webhook")
+        assert list_actions(behind_a_gateway, timeout=2) == ["lookup_order"]
+    assert script.got == ["/parley-actions/actions"]
 
 
 def test_an_unexpected_error_inside_the_client_is_a_failure_not_an_exception(pack: Pack) -> None:
