@@ -73,34 +73,59 @@ def retail_workspace(work: Path, store: str, port: int, extra_config: str = "") 
     return pack, config
 
 
+def without_parley_variables(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its PARLEY_ variables, plus `environ`: a server started
+    for a measurement runs the setup it is given, not one a shell happened to export (a lock store
+    URL, channel credentials ...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(environ or {})
+    return env
+
+
 def start_parley(config: Path, log: Path, environ: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`parley run --stub-actions` on `config` in a subprocess, its output in `log`, with the
     PARLEY_ variables of this environment left out (and `environ` added)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env.update(environ or {})
     command = [sys.executable, "-m", "engine.cli", "--config", str(config), "run", "--stub-actions"]
-    return subprocess.Popen(
-        [*command, "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as output:  # the child has its own copy of the file
+        return subprocess.Popen(
+            [*command, "--log-level", "warning"],
+            cwd=ROOT,
+            env=without_parley_variables(environ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    """Return once `url`/health answers; exit when the server died or stayed silent."""
+def log_tail(log: Path, lines: int = 20) -> str:
+    """The end of a server's log, for an error message (the folder holding it may be removed)."""
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def wait_until_healthy(
+    url: str,
+    server: subprocess.Popen[bytes],
+    timeout: float = 120.0,
+    *,
+    path: str = "/health",
+    log: Path | None = None,
+) -> None:
+    """Return once `url` + `path` answers 2xx; exit, with the end of `log`, when the server died
+    or did not answer in time."""
     import requests
 
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
         while True:
             if server.poll() is not None:
-                raise SystemExit("parley run exited; see its log")
+                problem = f"parley run exited with {server.returncode}"
+                break
             if time.monotonic() > deadline:
-                raise SystemExit(f"parley run did not answer /health within {timeout:g} s")
+                problem = f"parley run did not answer {path} within {timeout:g} s"
+                break
             try:
-                if session.get(f"{url}/health", timeout=0.5).ok:
+                if session.get(f"{url}{path}", timeout=1).ok:
                     return
             except requests.RequestException:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.1)
+    raise SystemExit(f"{problem}:\n{log_tail(log)}" if log is not None else f"{problem}; see its log")

@@ -71,7 +71,7 @@ def main() -> None:
         server = start_parley(config, work / "server.log")
         url = f"http://127.0.0.1:{port}"
         try:
-            figures = run(url, server, started, pack, work / "models", args.messages)
+            figures = run(url, server, started, pack, work / "models", args.messages, log=work / "server.log")
         finally:
             server.terminate()
             server.wait(10)
@@ -85,10 +85,17 @@ def main() -> None:
 
 
 def run(
-    url: str, server: subprocess.Popen[bytes], started: float, pack: Path, models: Path, messages: int
+    url: str,
+    server: subprocess.Popen[bytes],
+    started: float,
+    pack: Path,
+    models: Path,
+    messages: int,
+    *,
+    log: Path,
 ) -> dict[str, object]:
     session = requests.Session()
-    wait_until_healthy(url, server)
+    wait_until_healthy(url, server, log=log)
     startup = time.perf_counter() - started
     ready = session.get(f"{url}/ready", timeout=10).json()["packs"]["retail"]
     conversations = scripts(pack)

@@ -27,17 +27,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import requests
 
 from engine.actions.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import peak_rss_mb  # noqa: E402
+from benchmarks.common import log_tail, peak_rss_mb, wait_until_healthy, without_parley_variables  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -46,43 +43,33 @@ def start_server(
     folder: Path, *, workers: int = 1, tracker_store: str | None = None, lock_store: str | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`parley run` on a free port: conversations in a fresh SQLite file in `folder` unless
-    `tracker_store` names a database, the in-process lock unless `lock_store` names a Redis."""
+    `tracker_store` names a database, the in-process lock unless `lock_store` names a Redis. The
+    PARLEY_ variables of this shell are left out: the server runs what the options say."""
     port, actions_port = free_port(), free_port()
-    env = {
-        **os.environ,
+    settings = {
         "PARLEY_TRACKER_STORE_URL": tracker_store or f"sqlite:///{folder / 'load.sqlite'}",
         "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
         "PARLEY_DEMO_DB": str(folder / "demo.sqlite"),
     }
     if lock_store:
-        env["PARLEY_LOCK_STORE_URL"] = lock_store
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
-    server = subprocess.Popen(
-        [str(BIN / "parley"), "run", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+        settings["PARLEY_LOCK_STORE_URL"] = lock_store
+    log = folder / "server.log"
+    with open(log, "wb") as output:  # the child has its own copy of the file
+        server = subprocess.Popen(
+            [str(BIN / "parley"), "run", "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT,
+            env=without_parley_variables(settings),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     host = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"parley run exited with {server.returncode}:\n{_tail(folder / 'server.log')}")
-        try:
-            if requests.get(f"{host}/ready", timeout=1).ok:
-                return server, host
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    stop(server)
-    raise SystemExit(f"parley run did not become ready within 120 s:\n{_tail(folder / 'server.log')}")
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    """The end of a log, printed because the scratch folder holding it is removed on exit."""
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    try:
+        wait_until_healthy(host, server, path="/ready", log=log)
+    except SystemExit:
+        stop(server)
+        raise
+    return server, host
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
@@ -118,9 +105,9 @@ def run_locust(host: str, users: int, seconds: int, warmup: int, folder: Path) -
         )
     stats_file = Path(f"{prefix}_stats.csv")
     if not stats_file.exists():
-        raise SystemExit(f"locust exited with {done.returncode} and wrote no statistics:\n{_tail(log)}")
+        raise SystemExit(f"locust exited with {done.returncode} and wrote no statistics:\n{log_tail(log)}")
     if warmup and not warmup_report.exists():
-        raise SystemExit(f"locust ended before its {warmup} s warm-up did:\n{_tail(log)}")
+        raise SystemExit(f"locust ended before its {warmup} s warm-up did:\n{log_tail(log)}")
     warm = json.loads(warmup_report.read_text(encoding="utf-8")) if warmup else {}
     with open(stats_file, encoding="utf-8") as stats:
         total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
