@@ -215,9 +215,8 @@ class FacebookConnector(Connector):
         return [{"text": piece} for piece in pieces[:-1]] + [{"text": pieces[-1], "quick_replies": replies}]
 
     def _title(self, button: Mapping[str, str]) -> str:
-        """The button's title within Messenger's 20 characters (its payload when it has none:
-        Messenger refuses an empty title)."""
-        return cut(button.get("title") or button["payload"], self.limits.max_title)
+        """The button's title within Messenger's 20 characters."""
+        return cut(button["title"], self.limits.max_title)
 
 
 # -- parsing helpers -------------------------------------------------------------------------------

@@ -479,7 +479,7 @@ def _chosen_value(action: Mapping[str, Any]) -> str | None:
 
 def _button(index: int, button: Mapping[str, str]) -> dict[str, Any]:
     """A Block Kit button; a click sends its `value` (the payload) back."""
-    title = button["title"] or button["payload"]
+    title = button["title"]
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": cut(title, LIMITS["slack"].max_title)},

@@ -243,8 +243,7 @@ class TelegramConnector(Connector):
         if not buttons:
             return None
         rows = [
-            [{"text": cut(b["title"] or b["payload"], self.limits.max_title), "callback_data": b["payload"]}]
-            for b in buttons
+            [{"text": cut(b["title"], self.limits.max_title), "callback_data": b["payload"]}] for b in buttons
         ]
         return {"inline_keyboard": rows}
 

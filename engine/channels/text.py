@@ -57,15 +57,18 @@ def text_of(message: Mapping[str, Any]) -> str:
 
 
 def buttons_of(message: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The message's buttons or quick replies as {title, payload} (malformed ones left out)."""
+    """The message's buttons or quick replies as {title, payload} (malformed ones left out). A
+    button without a title shows its payload: no platform takes an empty title, and a numbered
+    option needs something after its number."""
     found = message.get("buttons") or message.get("quick_replies") or []
     if not isinstance(found, list):
         return []
-    return [
-        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-        for b in found
-        if isinstance(b, Mapping) and b.get("payload") is not None
-    ]
+    buttons = []
+    for button in found:
+        if isinstance(button, Mapping) and button.get("payload") is not None:
+            payload = str(button["payload"])
+            buttons.append({"title": str(button.get("title", "")).strip() or payload, "payload": payload})
+    return buttons
 
 
 def numbered_options(text: str | None, buttons: Sequence[Mapping[str, str]]) -> str:

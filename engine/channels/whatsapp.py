@@ -159,7 +159,7 @@ class WhatsAppConnector(Connector):
             return False
         most = self.limits.max_title if len(buttons) <= MAX_REPLY_BUTTONS else MAX_ROW_TITLE
         payloads = [b["payload"] for b in buttons]
-        titles = {cut(_title(b), most) for b in buttons}
+        titles = {cut(b["title"], most) for b in buttons}
         return "" in payloads or len(set(payloads)) < len(buttons) or len(titles) < len(buttons)
 
     def render(self, messages: Sequence[Mapping[str, Any]], address: Mapping[str, Any]) -> list[OutboundCall]:
@@ -218,12 +218,12 @@ class WhatsAppConnector(Connector):
             replies = [
                 {
                     "type": "reply",
-                    "reply": {"id": b["payload"], "title": cut(_title(b), self.limits.max_title)},
+                    "reply": {"id": b["payload"], "title": cut(b["title"], self.limits.max_title)},
                 }
                 for b in buttons
             ]
             return {"type": "button", "body": {"text": body}, "action": {"buttons": replies}}
-        rows = [{"id": b["payload"], "title": cut(_title(b), MAX_ROW_TITLE)} for b in buttons]
+        rows = [{"id": b["payload"], "title": cut(b["title"], MAX_ROW_TITLE)} for b in buttons]
         return {
             "type": "list",
             "body": {"text": body},
@@ -406,11 +406,6 @@ def _contacts(contacts: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 # -- rendering helpers -----------------------------------------------------------------------------
-def _title(button: Mapping[str, str]) -> str:
-    """A button's title (its payload when it has none: WhatsApp refuses empty titles)."""
-    return button.get("title", "").strip() or button.get("payload", "")
-
-
 def _text(body: str) -> dict[str, Any]:
     return {"body": body, "preview_url": False}
 

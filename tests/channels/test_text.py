@@ -57,6 +57,13 @@ def test_buttons_of_reads_buttons_or_quick_replies_and_skips_malformed_ones() ->
     assert buttons_of({"buttons": "not a list"}) == []
 
 
+def test_a_button_without_a_title_shows_its_payload_everywhere() -> None:
+    message = {"text": "Ok?", "buttons": [{"title": " ", "payload": "/affirm"}, {"payload": "/deny"}]}
+    buttons = buttons_of(message)
+    assert buttons == [{"title": "/affirm", "payload": "/affirm"}, {"title": "/deny", "payload": "/deny"}]
+    assert numbered_options("Ok?", buttons) == "Ok?\n\n1. /affirm\n2. /deny"
+
+
 @pytest.mark.parametrize(
     ("channel", "count", "numbered"),
     [("twilio", 1, True), ("whatsapp", 10, False), ("whatsapp", 11, True), ("facebook", 14, True)],
