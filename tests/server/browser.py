@@ -20,7 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: The browser Playwright drives (`make test CHROMIUM=...` passes another one on).
+CHROMIUM = Path(os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium"))
 
 
 class UvicornThread:
