@@ -14,15 +14,17 @@ The subscription handshake is a GET with `hub.mode=subscribe`, `hub.verify_token
 
 Out: one `POST {api_url}/me/messages` per Messenger message, with the Page access token as a
 bearer token (never in the URL, so it stays out of access logs) and the body
-`{"recipient": {"id": <PSID>}, "messaging_type": "RESPONSE", "message": {...}}`. A human agent's
-message is sent with `"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"`, which Messenger
-accepts for 7 days after the customer's last message (RESPONSE only for 24 hours) once the app
-has the Human Agent permission.
+`{"recipient": {"id": <PSID>}, "messaging_type": "RESPONSE", "message": {...}}`. Messenger takes
+RESPONSE only within 24 hours of the customer's message; what is sent after the customer's turn
+(an agent's reply, the desk's notices) more than 24 hours after it goes with `"messaging_type":
+"MESSAGE_TAG", "tag": "HUMAN_AGENT"`, accepted for 7 days once the app has the Human Agent
+feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -48,6 +50,10 @@ TEMPLATE_MAX_BUTTONS = 3
 TEMPLATE_MAX_TEXT = 640
 #: The text of a message that has buttons but no text: Messenger shows no buttons without one.
 NO_TEXT = "…"
+#: Messenger takes RESPONSE messages within 24 hours of the customer's last message.
+RESPONSE_WINDOW_SECONDS = 24 * 3600
+#: Set by `later_address`: the messages are not the answer to the customer's turn.
+LATER = "later"
 
 _WHERE_SECRET = "the App Secret of the Meta app that owns the webhook (App settings > Basic > App secret)"
 
@@ -69,9 +75,11 @@ class FacebookConnector(Connector):
         *,
         api_url: str,
         session: requests.Session,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.session = session
+        self.clock = clock
         self._app_secret = app_secret
         self._verify_token = verify_token
         self._headers = {"Authorization": f"Bearer {page_access_token}"}
@@ -147,7 +155,7 @@ class FacebookConnector(Connector):
             )
         calls: list[OutboundCall] = []
         for message in messages:
-            envelope = _envelope(recipient, message.get("agent"))
+            envelope = _envelope(recipient, tagged=self._needs_tag(address, message))
             bodies = self._bodies(message)
             calls.extend(
                 one_message(
@@ -158,6 +166,22 @@ class FacebookConnector(Connector):
                 )
             )
         return calls
+
+    def later_address(self, address: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Messages sent after the customer's turn (an agent's, the desk's notices, the bot's on
+        a hand-back) may come after Messenger's 24-hour window: `render` then tags them."""
+        return {**address, LATER: True}
+
+    def _needs_tag(self, address: Mapping[str, Any], message: Mapping[str, Any]) -> bool:
+        """Whether a message goes out as HUMAN_AGENT instead of RESPONSE: when it is sent after the
+        customer's turn and more than 24 hours after they wrote (or, when that time is unknown,
+        when an agent wrote it)."""
+        if not address.get(LATER):
+            return False
+        wrote_at = address.get("customer_wrote_at")
+        if not isinstance(wrote_at, (int, float)):
+            return bool(message.get("agent"))
+        return self.clock() - wrote_at > RESPONSE_WINDOW_SECONDS
 
     def _url(self) -> str:
         return f"{self.api_url}/me/messages"
@@ -234,14 +258,24 @@ def _inbound(event: Any, page_id: str) -> Inbound | None:
     if sender == page_id:
         return None  # the Page's own message
     metadata: dict[str, Any] = {"page_id": page_id}
+    address = _address(sender, event.get("timestamp"))
     if isinstance(message, dict):
-        return _message(message, sender, metadata)
+        return _message(message, address, metadata)
     if isinstance(postback, dict):
-        return _postback(postback, event.get("timestamp"), sender, metadata)
+        return _postback(postback, event.get("timestamp"), address, metadata)
     raise Malformed("a messaging event's 'message' or 'postback' is an object")
 
 
-def _message(message: dict[str, Any], sender: str, metadata: dict[str, Any]) -> Inbound | None:
+def _address(sender: str, timestamp: Any) -> dict[str, Any]:
+    """Where replies go, and when the customer wrote (epoch seconds; Meta gives milliseconds):
+    the Send API's 24-hour window is counted from it."""
+    address: dict[str, Any] = {"recipient_id": sender}
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and timestamp > 0:
+        address["customer_wrote_at"] = timestamp / 1000
+    return address
+
+
+def _message(message: dict[str, Any], address: dict[str, Any], metadata: dict[str, Any]) -> Inbound | None:
     if message.get("is_echo"):
         return None
     mid = _string(message.get("mid"))
@@ -270,12 +304,13 @@ def _message(message: dict[str, Any], sender: str, metadata: dict[str, Any]) -> 
         text = " ".join(description for description, _ in described)
     if not text:
         return None
-    return Inbound(mid, sender, text, {"recipient_id": sender}, metadata)
+    return Inbound(mid, address["recipient_id"], text, address, metadata)
 
 
 def _postback(
-    postback: dict[str, Any], timestamp: Any, sender: str, metadata: dict[str, Any]
+    postback: dict[str, Any], timestamp: Any, address: dict[str, Any], metadata: dict[str, Any]
 ) -> Inbound | None:
+    sender = address["recipient_id"]
     title = _string(postback.get("title"))
     text = _string(postback.get("payload")) or title
     if not text:
@@ -287,7 +322,7 @@ def _postback(
             raise Malformed("a postback has neither 'mid' nor a 'timestamp'")
         mid = f"postback:{sender}:{_string(timestamp)}"
     metadata["button"] = {"kind": "postback", "title": title}
-    return Inbound(mid, sender, text, {"recipient_id": sender}, metadata)
+    return Inbound(mid, sender, text, address, metadata)
 
 
 def _attachment(item: Any, sticker: Any) -> tuple[str, dict[str, Any]]:
@@ -350,10 +385,10 @@ def _string(value: Any) -> str:
 
 
 # -- rendering helpers -----------------------------------------------------------------------------
-def _envelope(recipient: str, agent: Any) -> Body:
-    """Recipient and messaging type: RESPONSE answers the customer within Messenger's 24 hours;
-    a human agent's reply may come later and is tagged HUMAN_AGENT (7 days)."""
-    if agent:
+def _envelope(recipient: str, *, tagged: bool) -> Body:
+    """Recipient and messaging type: RESPONSE within Messenger's 24 hours of the customer's
+    message; after them HUMAN_AGENT (accepted for 7 days, with the Human Agent feature)."""
+    if tagged:
         return {"recipient": {"id": recipient}, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     return {"recipient": {"id": recipient}, "messaging_type": "RESPONSE"}
 

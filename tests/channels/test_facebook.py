@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEND = f"{API}/me/messages"
 TO = {"recipient": {"id": PSID}, "messaging_type": "RESPONSE"}
 AS_AGENT = {"recipient": {"id": PSID}, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+#: The address of a message the customer sent at the events' timestamp (1718000000100 ms).
+FROM_CUSTOMER = {"recipient_id": PSID, "customer_wrote_at": 1718000000.1}
 
 
 @pytest.fixture
@@ -223,7 +226,7 @@ def test_facebook_parse_reads_a_text_message(connector: FacebookConnector) -> No
             MID,
             PSID,
             "Where is my order?",
-            {"recipient_id": PSID},
+            FROM_CUSTOMER,
             {"page_id": fb.PAGE_ID},
         )
     ]
@@ -238,7 +241,7 @@ def test_facebook_parse_reads_a_quick_reply_as_its_payload(connector: FacebookCo
             "m_2",
             PSID,
             "/track_order",
-            {"recipient_id": PSID},
+            FROM_CUSTOMER,
             {"page_id": fb.PAGE_ID, "button": {"kind": "quick_reply", "title": "Track order"}},
         )
     ]
@@ -259,7 +262,7 @@ def test_facebook_parse_reads_a_postback_as_its_payload(connector: FacebookConne
             "m_3",
             PSID,
             '/handoff{"queue": "billing"}',
-            {"recipient_id": PSID},
+            FROM_CUSTOMER,
             {"page_id": fb.PAGE_ID, "button": {"kind": "postback", "title": "Talk to a person"}},
         )
     ]
@@ -367,7 +370,7 @@ def test_facebook_parse_describes_an_attachment(
     (inbound,) = parsed(connector, webhook(event(message={"mid": "m_6", "attachments": [attachment]})))
     assert inbound.text == text
     assert inbound.metadata == {"page_id": fb.PAGE_ID, "attachments": [details]}
-    assert inbound.address == {"recipient_id": PSID}
+    assert inbound.address == FROM_CUSTOMER
 
 
 def test_facebook_parse_describes_a_sticker(connector: FacebookConnector) -> None:
@@ -743,9 +746,37 @@ def test_facebook_render_sends_text_then_custom(connector: FacebookConnector) ->
     ]
 
 
+def _later(connector: FacebookConnector, hours_ago: float | None) -> Mapping[str, Any]:
+    """The address of a message sent after the customer's turn, which was `hours_ago` (None:
+    when is unknown)."""
+    wrote = {} if hours_ago is None else {"customer_wrote_at": time.time() - hours_ago * 3600}
+    return connector.later_address({"recipient_id": PSID, **wrote})
+
+
+@pytest.mark.parametrize(
+    ("hours_ago", "later", "agent", "tagged"),
+    [
+        pytest.param(0.1, False, None, False, id="the-bot-answers-the-turn"),
+        pytest.param(0.1, True, "Alice", False, id="an-agent-within-24-hours"),
+        pytest.param(23.5, True, None, False, id="a-notice-within-24-hours"),
+        pytest.param(25, True, "Alice", True, id="an-agent-after-24-hours"),
+        pytest.param(25, True, None, True, id="a-notice-after-24-hours"),
+        pytest.param(None, True, "Alice", True, id="an-agent-when-unknown"),
+        pytest.param(None, True, None, False, id="a-notice-when-unknown"),
+    ],
+)
+def test_facebook_render_tags_what_is_sent_outside_the_24_hour_window(
+    connector: FacebookConnector, hours_ago: float | None, later: bool, agent: str | None, tagged: bool
+) -> None:
+    address = _later(connector, hours_ago) if later else {**ADDRESS, "customer_wrote_at": time.time()}
+    (only,) = connector.render([{"text": "Hello again", "agent": agent}], address)
+    envelope = AS_AGENT if tagged else {"recipient": {"id": PSID}, "messaging_type": "RESPONSE"}
+    assert {k: v for k, v in only.json.items() if k != "message"} == envelope
+
+
 def test_facebook_render_tags_an_agents_message_and_names_the_agent(connector: FacebookConnector) -> None:
     message = {"text": "I have refunded the order.", "agent": "Alice", "custom": {"text": "as is"}}
-    assert connector.render([message], ADDRESS) == [
+    assert connector.render([message], _later(connector, 30)) == [
         call({"text": "Alice: I have refunded the order."}, AS_AGENT, describes=0),
         call({"text": "as is"}, AS_AGENT),
     ]
@@ -757,7 +788,7 @@ def test_facebook_render_names_the_agent_above_buttons(connector: FacebookConnec
         "agent": "Alice",
         "buttons": [{"title": "Yes", "payload": "/affirm"}],
     }
-    (only,) = connector.render([message], ADDRESS)
+    (only,) = connector.render([message], _later(connector, 30))
     assert only.json == {
         **AS_AGENT,
         "message": {
@@ -865,7 +896,12 @@ def test_facebook_calls_reach_the_send_api_as_rendered(
         },
         {"recipient_id": PSID, "text": "Écrivez-moi.", "agent": "Alice"},
     ]
-    for rendered in connector.render(messages, inbound.address):
+    # The agent writes after the customer's turn, and (NOW being in 2024) after Messenger's 24 hours.
+    calls = [
+        *connector.render(messages[:1], inbound.address),
+        *connector.render(messages[1:], connector.later_address(inbound.address)),
+    ]
+    for rendered in calls:
         with session.request(
             rendered.method,
             rendered.url,
@@ -934,7 +970,7 @@ def test_facebook_platform_click_is_a_signed_postback(session: requests.Session)
             "m_11",
             PSID,
             "/o1042",
-            {"recipient_id": PSID},
+            {"recipient_id": PSID, "customer_wrote_at": NOW},
             {"page_id": fb.PAGE_ID, "button": {"kind": "postback", "title": "Order 1042"}},
         )
     ]
