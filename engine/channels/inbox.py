@@ -48,6 +48,8 @@ class InboxItem:
     inbound: Inbound
     attempts: int
     received_at: float
+    #: When another worker may take it over: its replies must be sent by then.
+    leased_until: float
 
 
 class Inbox(Protocol):
@@ -72,6 +74,10 @@ class Inbox(Protocol):
 
     def retry(self, item_id: int, *, attempts: int, at: float, error: str) -> None:
         """Leave the message pending, to be taken again from `at`."""
+        ...
+
+    def renew(self, item_id: int, until: float) -> None:
+        """Hold the message being processed until `until` (its replies are about to be sent)."""
         ...
 
     def failed(self, item_id: int, *, attempts: int, now: float, error: str) -> None: ...
@@ -145,7 +151,7 @@ class InMemoryInbox:
                 key = (channel, stored_id(message.message_id))
                 if key in self._keys:
                     continue
-                item = InboxItem(next(self._ids), channel, pack, message, 0, now)
+                item = InboxItem(next(self._ids), channel, pack, message, 0, now, now + lease)
                 self._rows[item.id] = _Row(item, next_attempt_at=now + lease)
                 self._keys[key] = item.id
                 new.append(item)
@@ -159,7 +165,7 @@ class InMemoryInbox:
             )[:limit]
             for row in rows:
                 row.next_attempt_at = now + lease
-            return [row.item for row in rows]
+            return [replace(row.item, leased_until=now + lease) for row in rows]
 
     def done(self, item_id: int, now: float) -> None:
         with self._lock:
@@ -171,6 +177,10 @@ class InMemoryInbox:
             row = self._rows[item_id]
             row.item = replace(row.item, attempts=attempts)
             row.next_attempt_at, row.error = at, error
+
+    def renew(self, item_id: int, until: float) -> None:
+        with self._lock:
+            self._rows[item_id].next_attempt_at = until
 
     def failed(self, item_id: int, *, attempts: int, now: float, error: str) -> None:
         with self._lock:
@@ -235,7 +245,7 @@ class SqlInbox:
                             ).scalar_one()
                     except IntegrityError:
                         continue
-                    new.append(InboxItem(int(item_id), channel, pack, message, 0, now))
+                    new.append(InboxItem(int(item_id), channel, pack, message, 0, now, now + lease))
         except SQLAlchemyError as error:
             raise self._db.failure("cannot record the messages a connector received", error) from None
         return new
@@ -243,7 +253,7 @@ class SqlInbox:
     def due(self, now: float, *, limit: int = 50, lease: float = LEASE_SECONDS) -> list[InboxItem]:
         action = "cannot take the connectors' due messages"
         return [
-            _item(row)
+            _item(row, leased_until=now + lease)
             for row in self._db.take_due(channel_inbox, now, limit=limit, lease=lease, action=action)
         ]
 
@@ -252,6 +262,9 @@ class SqlInbox:
 
     def retry(self, item_id: int, *, attempts: int, at: float, error: str) -> None:
         self._set(item_id, attempts=attempts, next_attempt_at=at, last_error=error[:2000])
+
+    def renew(self, item_id: int, until: float) -> None:
+        self._set(item_id, next_attempt_at=until)
 
     def failed(self, item_id: int, *, attempts: int, now: float, error: str) -> None:
         self._set(item_id, state="failed", attempts=attempts, finished_at=now, last_error=error[:2000])
@@ -284,7 +297,7 @@ class SqlInbox:
             raise self._db.failure("cannot update the connectors' inbox", error) from None
 
 
-def _item(row: Row[Any]) -> InboxItem:
+def _item(row: Row[Any], *, leased_until: float) -> InboxItem:
     return InboxItem(
         int(row.id),
         row.channel,
@@ -292,4 +305,5 @@ def _item(row: Row[Any]) -> InboxItem:
         _inbound(row.sender_id, row.data),
         int(row.attempts),
         row.received_at,
+        leased_until,
     )

@@ -63,17 +63,26 @@ class Sender:
         max_retry_after: float = 30.0,
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.max_attempts = max_attempts
         self.max_retry_after = max_retry_after
         self.timeout = timeout
         self.sleep = sleep
+        self.clock = clock
 
-    def send(self, connector: Connector, calls: Sequence[OutboundCall]) -> SendResult:
+    def send(
+        self, connector: Connector, calls: Sequence[OutboundCall], *, within: float | None = None
+    ) -> SendResult:
+        """Make `calls` in order, each retried as the module says, stopping at the first that
+        fails for good. `within`: seconds the whole reply may take (the lease of the message it
+        answers, after which another worker may take the message over and answer it again): no
+        call is made, waited for or retried beyond them."""
+        deadline = None if within is None else self.clock() + within
         sent = retries = done = 0
         for call in calls:
-            error, status, tries = self._call(connector, call)
+            error, status, tries = self._call(connector, call, deadline)
             retries += tries - 1
             if error is not None:
                 return SendResult(sent, done, retries, error, status)
@@ -81,12 +90,20 @@ class Sender:
             sent += call.describes
         return SendResult(sent, done, retries)
 
-    def _call(self, connector: Connector, call: OutboundCall) -> tuple[str | None, int | None, int]:
+    def _call(
+        self, connector: Connector, call: OutboundCall, deadline: float | None
+    ) -> tuple[str | None, int | None, int]:
         """(error, status, attempts) of one call, retried as the module says."""
         error: str | None = None
         status: int | None = None
         for attempt in range(1, self.max_attempts + 1):
             wait = 2.0 ** (attempt - 1)
+            timeout = self.timeout
+            if deadline is not None:
+                left = deadline - self.clock()
+                if left <= 0:
+                    return _out_of_time(connector, error), status, max(1, attempt - 1)
+                timeout = min(timeout, left)
             try:
                 response = self.session.request(
                     call.method,
@@ -95,7 +112,7 @@ class Sender:
                     data=call.form,
                     headers=dict(call.headers),
                     auth=call.auth,
-                    timeout=self.timeout,
+                    timeout=timeout,
                 )
             except requests.exceptions.InvalidJSONError as failure:  # a custom payload JSON cannot hold
                 return f"{connector.name}: the message cannot be sent as JSON: {failure}", None, attempt
@@ -121,8 +138,15 @@ class Sender:
                         return None, status, attempt
                     return f"{connector.name} API refused the message: {refused}", status, attempt
             if attempt < self.max_attempts:
+                if deadline is not None and self.clock() + wait >= deadline:
+                    return _out_of_time(connector, error), status, attempt
                 log.info(
                     "%s; trying again in %g s (attempt %d of %d)", error, wait, attempt + 1, self.max_attempts
                 )
                 self.sleep(wait)
         return f"{error}, after {self.max_attempts} attempts", status, self.max_attempts
+
+
+def _out_of_time(connector: Connector, error: str | None) -> str:
+    why = f" ({error})" if error else ""
+    return f"{connector.name}: no time left to send within the message's lease{why}"

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import anyio
@@ -36,7 +37,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 
 from engine.channels.base import Answer, Inbound, Malformed, Rejected, WebhookRequest
-from engine.channels.inbox import RETENTION_SECONDS, Inbox, InboxItem, InMemoryInbox
+from engine.channels.inbox import LEASE_SECONDS, RETENTION_SECONDS, Inbox, InboxItem, InMemoryInbox
 from engine.channels.registry import Channel
 from engine.channels.text import buttons_of, chosen_option, is_option_number
 from engine.dialogue.events import BotUttered, DeliveryFailed, UserUttered
@@ -60,6 +61,8 @@ RETRY_CAP_SECONDS = 300.0
 RELAY_THREADS = 4
 #: Threads sending the replies of turns (they may wait out a platform's Retry-After).
 SEND_THREADS = 16
+#: Seconds of a message's lease kept back when its replies are sent (marking it done).
+SEND_MARGIN_SECONDS = 10.0
 #: Threads verifying requests (Bot Framework may fetch its keys) and recording messages.
 INTAKE_THREADS = 8
 #: The metadata key of a user event that holds the connector's reply address.
@@ -213,7 +216,15 @@ class ChannelHub:
             await self.turns.run(self._later, item, attempts, _reason(error))
             return
         self.metrics.channel_messages.labels(name, "processed").inc()
-        await self._send(channel, item.pack, inbound.sender_id, reply.messages, inbound.address)
+        # Sent within the message's lease: after it, another worker may take the message over
+        # and send the stored turn's replies again. A lease mostly used up (a long wait for the
+        # conversation) is renewed first; a fresh one is not (no write per message).
+        leased_until, now = item.leased_until, self.clock()
+        if reply.messages and leased_until - now < LEASE_SECONDS / 2:
+            leased_until = now + LEASE_SECONDS
+            await self.turns.run(self.inbox.renew, item.id, leased_until)
+        within = leased_until - now - SEND_MARGIN_SECONDS
+        await self._send(channel, item.pack, inbound.sender_id, reply.messages, inbound.address, within)
         await self.turns.run(self.inbox.done, item.id, self.clock())
 
     async def _choice(self, channel: Channel, item: InboxItem) -> str:
@@ -251,10 +262,12 @@ class ChannelHub:
         sender_id: str,
         messages: Sequence[Mapping[str, Any]],
         address: Mapping[str, Any],
+        within: float,
     ) -> None:
         if messages:
             await anyio.to_thread.run_sync(
-                self.deliver, channel, pack, sender_id, messages, address, limiter=self._sends
+                partial(self.deliver, channel, pack, sender_id, messages, address, within=within),
+                limiter=self._sends,
             )
 
     def deliver(
@@ -264,9 +277,12 @@ class ChannelHub:
         sender_id: str,
         messages: Sequence[Mapping[str, Any]],
         address: Mapping[str, Any],
+        *,
+        within: float | None = None,
     ) -> bool:
-        """Render and send `messages` (blocking); a failure is recorded in the conversation as a
-        `delivery_failed` event. Returns whether everything was delivered."""
+        """Render and send `messages` (blocking), within `within` seconds when given; a failure
+        is recorded in the conversation as a `delivery_failed` event. Returns whether everything
+        was delivered."""
         name = channel.name
         try:
             calls = channel.connector.render(messages, address)
@@ -276,7 +292,7 @@ class ChannelHub:
                 channel, pack, sender_id, f"{type(error).__name__}: {error}", len(messages), None
             )
             return False
-        result = channel.sender.send(channel.connector, calls)
+        result = channel.sender.send(channel.connector, calls, within=within)
         sends = self.metrics.channel_sends
         sends.labels(name, "sent").inc(result.calls)
         if result.retries:

@@ -61,6 +61,17 @@ def test_a_recorded_delivery_is_leased_to_its_worker_then_due_for_anyone(inbox: 
     assert inbox.due(now=100.0 + LEASE + 1) == []  # leased again to the one that took it
 
 
+def test_a_renewed_lease_keeps_the_delivery_with_its_worker(inbox: Inbox) -> None:
+    [item] = inbox.record("telegram", "retail", [message("1001")], now=100.0, lease=LEASE)
+    assert item.leased_until == 100.0 + LEASE
+
+    inbox.renew(item.id, until=100.0 + 2 * LEASE)
+
+    assert inbox.due(now=100.0 + 2 * LEASE - 1) == []
+    [again] = inbox.due(now=100.0 + 2 * LEASE, lease=LEASE)
+    assert again.id == item.id and again.leased_until == 100.0 + 3 * LEASE
+
+
 def test_a_retried_delivery_waits_and_counts_its_attempts(inbox: Inbox) -> None:
     [item] = inbox.record("telegram", "retail", [message("1001")], now=100.0)
     inbox.retry(item.id, attempts=1, at=110.0, error="the conversation stayed busy")

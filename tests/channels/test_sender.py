@@ -49,6 +49,28 @@ def test_every_call_is_sent_in_order_with_its_body_and_headers(
     assert platform.calls[0].headers["content-type"] == "application/json"
 
 
+def test_a_reply_is_not_waited_for_beyond_the_time_it_is_given(
+    platform: FakePlatform, session: requests.Session
+) -> None:
+    """A lease of 40 s: the first 429's 30 s fit, the second's do not; nothing is sent after."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    platform.script(429, {"error": "slow down"}, {"Retry-After": "30"})
+    platform.script(429, {"error": "slow down"}, {"Retry-After": "30"})
+    sender = Sender(session, sleep=sleep, clock=lambda: now[0])
+
+    result = sender.send(Plain(), calls(platform, 2), within=40.0)
+
+    assert not result.ok and result.sent == 0
+    assert result.error == (
+        "plain: no time left to send within the message's lease (plain API rate limit (429))"
+    )
+    assert len(platform.calls) == 2 and now[0] == 30.0
+
+
 def test_a_429_waits_for_retry_after_then_succeeds(platform: FakePlatform, session: requests.Session) -> None:
     slept: list[float] = []
     platform.script(429, {"error": "slow down"}, {"Retry-After": "3"})
