@@ -36,6 +36,7 @@ from engine.nlu.training import (
 )
 from engine.nlu.types import OUT_OF_SCOPE
 from engine.packs import Pack, PackInvalid
+from engine.packs import errors as problems
 
 #: Confused pairs and example utterances shown per pair.
 TOP_CONFUSIONS, EXAMPLES_PER_PAIR = 10, 3
@@ -48,9 +49,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """Cross-validate the pack's NLU; the metrics dict described in engine.nlu.report."""
     found = trainability_problems(pack)
+    data = TrainingData.from_pack(pack)
+    if not found and all(count < 2 for count in Counter(data.labels).values()):
+        found = [problems.NOTHING_TO_EVALUATE(pack.start())]
     if found:
         raise PackInvalid(pack.name, found)
-    data = TrainingData.from_pack(pack)
     seed = pack.settings.nlu.seed
     predicted_spans: dict[int, set[Span]] = {}
 

@@ -297,8 +297,8 @@ def _uncalibrated(cv: CrossValidation, pack: Pack) -> Calibration:
     metrics: dict[str, Any] = {
         "folds": cv.folds,
         "examples": 0,
-        "intent_accuracy": 0.0,
-        "ece": 0.0,
+        "intent_accuracy": None,  # not measured: nothing was held out
+        "ece": None,
         "threshold": choice.to_json(),
         "note": "no intent has two examples: nothing could be held out to measure the model",
     }

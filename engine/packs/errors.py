@@ -675,6 +675,14 @@ LANGUAGE_WITHOUT_TOKENIZER = Problem(
     "use an ISO 639-1 code spaCy supports, such as en, de, fr, es, it, nl or pt",
 )
 
+NOTHING_TO_EVALUATE = Problem(
+    "P804",
+    E,
+    "nothing to evaluate",
+    "no intent has two examples, so cross-validation has nothing to hold out and measure",
+    "add examples: 10 or more per intent (the pack still trains, with the configured threshold)",
+)
+
 
 def _catalogue() -> dict[str, Problem]:
     entries: dict[str, Problem] = {}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from engine.nlu import OUT_OF_SCOPE, ModelStore, NluModel
+from engine.nlu.evaluation import evaluate
 from engine.nlu.training import NO_EVIDENCE_THRESHOLD, answers, fold_of_each_example, trainability_problems
 from engine.packs import Pack, PackInvalid, check_pack, load_pack
 from tests.nlu.conftest import BILLING, Trained
@@ -319,6 +320,10 @@ def test_a_pack_whose_intents_have_one_example_each_trains_without_calibration(
     outcome = store.train(load_pack(folder))
     cv = outcome.manifest["cross_validation"]
     assert cv["examples"] == 0 and "nothing could be held out" in cv["note"]
+    assert cv["intent_accuracy"] is None and cv["ece"] is None  # not measured, not zero
     assert outcome.manifest["thresholds"]["default"] == NO_EVIDENCE_THRESHOLD
     model = store.load("one")
     assert model.parse("hi").intent == "greet"
+    with pytest.raises(PackInvalid) as raised:  # nothing can be held out to measure it
+        evaluate(load_pack(folder))
+    assert raised.value.codes == ["P804"]
