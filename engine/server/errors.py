@@ -64,14 +64,20 @@ class ApiError(Exception):
 
 
 class ConversationBusy(ApiError):
-    """A message waited longer than the lock wait for its conversation: not processed, not lost."""
+    """A message waited longer than the lock wait for its conversation, or found as many of its
+    messages waiting as one conversation may have (`waited` None): not processed, not lost."""
 
-    def __init__(self, pack: str, sender_id: str, waited: float) -> None:
+    def __init__(self, pack: str, sender_id: str, waited: float | None) -> None:
+        why = (
+            f"another message of it was still being processed after {waited:g} s"
+            if waited is not None
+            else "as many of its messages as it may have are being processed or waiting already"
+        )
         super().__init__(
             503,
             "conversation_busy",
-            f"conversation '{sender_id}' of pack '{pack}' is busy: another message of it was still being "
-            f"processed after {waited:g} s. This message was not processed; send it again.",
+            f"conversation '{sender_id}' of pack '{pack}' is busy: {why}. This message was not "
+            "processed; send it again.",
             headers={"Retry-After": str(RETRY_AFTER_BUSY)},
             conversation={"pack": pack, "sender_id": sender_id},
             retry_after=RETRY_AFTER_BUSY,

@@ -104,7 +104,7 @@ class TurnRunner:
         # threads other customers need, so beyond a few the answer is "busy, send it again".
         if self._in_flight.get(key, 0) >= MAX_IN_FLIGHT_PER_CONVERSATION:
             self.metrics.lock_timeouts.labels(pack).inc()
-            raise ConversationBusy(pack, sender_id, self.service.lock_wait)
+            raise ConversationBusy(pack, sender_id, None)  # refused at once: nothing waited
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         try:
             return await self._message(

@@ -29,8 +29,10 @@ def test_messages_beyond_the_cap_for_one_conversation_are_busy_at_once(
     server = make_server()
     turns: TurnRunner = server.client.app.state.turns  # type: ignore[attr-defined]
     turns._in_flight["shop:busy"] = MAX_IN_FLIGHT_PER_CONVERSATION
-    with pytest.raises(ConversationBusy):
+    with pytest.raises(ConversationBusy) as raised:
         asyncio.run(turns.message("shop", "busy", "hi", channel="rest"))
+    assert "as many of its messages as it may have are being processed or waiting" in raised.value.message
+    assert " s." not in raised.value.message  # it says no wait that did not happen
     assert server.say("someone-else", "hi") == ["Hello!"], "other conversations are served"
 
 
