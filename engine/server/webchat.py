@@ -97,7 +97,7 @@ from engine.dialogue.tracker import Tracker
 from engine.handoff.live import LiveChannels, Subscription
 from engine.server.errors import ConversationBusy
 from engine.server.service import ConversationService, Reply, UnknownPack, rest_message
-from engine.server.turns import TurnRunner
+from engine.server.turns import TurnFailed, TurnRunner
 from engine.stores.base import ConcurrentWrite, LockTimeout, StoreError
 
 log = logging.getLogger(__name__)
@@ -521,8 +521,9 @@ async def _process(runner: _Runner, pack: str, sender: str, incoming: Incoming) 
         log.warning("webchat: conversation %s/%s not processed: %s", pack, sender, error)
         message = "the message could not be processed right now; send it again in a moment"
         return error_frame("store_unavailable", message, retryable=True, reply_to=reply_to)
-    except Exception:
-        log.exception("webchat: conversation %s/%s: the turn failed", pack, sender)
+    except Exception as error:
+        if not isinstance(error, TurnFailed):  # TurnRunner logged that one, redacted
+            log.exception("webchat: conversation %s/%s: the turn failed", pack, sender)
         message = "something went wrong on the server while processing this message"
         return error_frame("internal_error", message, reply_to=reply_to)
     frame: BotFrame = {"type": "bot", "messages": reply.messages}

@@ -384,6 +384,17 @@ def test_webchat_unexpected_failure_is_reported_and_logged(
     assert "conversation shop/s1: the turn failed" in caplog.text
 
 
+def test_webchat_failed_turn_is_logged_once_by_the_turn_runner(
+    service: ConversationService, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(make_app(service, TurnRunner(service, Metrics()))) as client, connect(client) as ws:
+        opened(ws)
+        error = turn(ws, {"type": "message", "text": "boom"})
+    assert error["code"] == "internal_error"
+    failures = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in failures] == ["the turn failed"]
+
+
 @pytest.mark.parametrize(
     ("query", "code", "close", "fragment"),
     [
