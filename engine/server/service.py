@@ -36,6 +36,8 @@ class Reply:
     messages: list[dict[str, Any]]
     #: A retried delivery answered from the stored turn (nothing was processed).
     replayed: bool = False
+    #: The conversation's events after the message (what was stored before it, and its turn).
+    conversation: Sequence[Event] = ()
 
 
 class TurnHooks(Protocol):
@@ -152,9 +154,8 @@ class ConversationService:
             if message_id is not None:
                 earlier = _turn_of(stored, message_id)
                 if earlier is not None:  # a retried delivery: answer it again, do not process it twice
-                    return Reply(
-                        earlier, [rest_message(sender_id, m) for m in earlier.messages], replayed=True
-                    )
+                    messages = [rest_message(sender_id, m) for m in earlier.messages]
+                    return Reply(earlier, messages, replayed=True, conversation=stored)
             missed = sent_meanwhile(stored) if catch_up else []
             tracker = assistant.tracker(sender_id, stored)
             desk = self.desk
@@ -172,7 +173,8 @@ class ConversationService:
                     # The turn is stored and answered; its ticket is opened (or the message added
                     # to it) with the conversation's next message.
                     log.exception("the handoff desk failed after the turn of %s/%s", pack, sender_id)
-        return Reply(turn, [rest_message(sender_id, m) for m in [*missed, *turn.messages]])
+        messages = [rest_message(sender_id, m) for m in [*missed, *turn.messages]]
+        return Reply(turn, messages, conversation=tracker.events)
 
     def tracker(self, pack: str, sender_id: str) -> Tracker:
         """The conversation as stored (read without the lock: a snapshot)."""

@@ -132,6 +132,7 @@ class TurnRunner:
         def work() -> tuple[Reply, float]:
             start = time.perf_counter()
             records: list[logging.LogRecord] = []
+            reply: Reply | None = None
             try:
                 with held_back() as records:
                     try:
@@ -154,7 +155,8 @@ class TurnRunner:
                 return reply, time.perf_counter() - start
             finally:
                 if records:
-                    self._release(assistant, sender_id, records, text=text)
+                    conversation = reply.conversation if reply is not None else None
+                    self._release(assistant, sender_id, records, text=text, conversation=conversation)
 
         try:
             reply, seconds = await self.run(work)
@@ -210,17 +212,23 @@ class TurnRunner:
         records: Sequence[logging.LogRecord],
         *,
         text: str | None,
+        conversation: Sequence[Event] | None = None,
     ) -> None:
-        """Write the turn's held-back log lines with the conversation's secrets redacted: the
-        stored conversation's, the message's, and when the conversation cannot be read (the
-        store failed), every word of the message."""
+        """Write the turn's held-back log lines with the conversation's secrets redacted: those of
+        `conversation` (the events after the turn; read from the store when the turn did not
+        finish), the message's, and when the conversation cannot be read (the store failed),
+        every word of the message."""
         redactor = self.redactor(assistant.pack)
         if not redactor.slots:
             release(records, ())
             return
+        words: list[str] = []
         try:
-            events: Sequence[Event] = self.service.tracker(assistant.pack.name, sender_id).events
-            words: list[str] = []
+            events: Sequence[Event] = (
+                conversation
+                if conversation is not None
+                else self.service.tracker(assistant.pack.name, sender_id).events
+            )
         except StoreError:
             events = ()
             words = [w for w in re.split(r"\s+", text or "") if len(w) >= MIN_SECRET_CHARS]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from engine.dialogue.actions import ActionStub
+from engine.dialogue.events import Event
 from engine.nlu.types import ParseResult
 from tests.server.conftest import Server
 
@@ -64,7 +65,16 @@ def test_logs_never_show_pii_slot_values_even_those_of_the_running_turn(
     for assistant in server.assistants:
         assistant.parser = TalkativeParser(assistant.parser)
     server.say("jo", "where is my refund")
+    loads: list[str] = []
+    load = server.trackers.load
+
+    def counted(pack: str, sender_id: str) -> list[Event]:
+        loads.append(sender_id)
+        return load(pack, sender_id)
+
+    server.trackers.load = counted  # type: ignore[method-assign]
     assert server.say("jo", f"it's {EMAIL} thanks") == [f"No refund yet for {EMAIL}."]
+    assert loads == ["jo"]  # the redaction uses the turn's conversation: no second read
     text = server.logs.getvalue()
     assert EMAIL not in text
     found = next(line for line in server.log_lines() if line["logger"] == "engine.nlu.talkative")
