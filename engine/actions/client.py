@@ -114,8 +114,11 @@ class HttpActionRunner:
             "version": self.version,
         }
         attempt = 0
+        last: ActionServerError | None = None  # this call's previous failure
         while True:
             if not self.breaker.allow():
+                if last is not None:  # this call's own failure opened the circuit: say that one
+                    return ActionResult(failure=last.failure, message=last.message)
                 wait = self.breaker.seconds_until_retry()
                 return ActionResult(
                     failure="circuit_open",
@@ -137,6 +140,7 @@ class HttpActionRunner:
                 self.breaker.succeeded()  # the server answered; the problem is the request
             if not outcome.retryable or attempt >= retries:
                 return ActionResult(failure=outcome.failure, message=outcome.message)
+            last = outcome
             self.sleep(self.backoff * 2**attempt)
             attempt += 1
             log.info("action %r: retry %d of %d after %s", action, attempt, retries, outcome.failure)

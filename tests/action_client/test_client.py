@@ -202,6 +202,17 @@ def test_the_circuit_opens_after_failures_in_a_row_and_lets_one_trial_through_la
     assert breaker.state == "closed"
 
 
+def test_a_retried_call_whose_failure_opened_the_circuit_reports_that_failure(pack: Pack) -> None:
+    """lookup_order is idempotent with 2 retries; its first failure opens a 1-failure circuit, so
+    it is not tried again, and it says why it failed (escalation rules read the failure kind)."""
+    breaker = CircuitBreaker(failure_threshold=1, reset_after=30, clock=Clock())
+    script = Script([Answer(500, {})])
+    with fake_action_server(script) as url:
+        result = runner(pack, url, breaker=breaker).run("lookup_order", tracker())
+    assert result.failure == "error"
+    assert len(script.requests) == 1
+
+
 def test_a_failed_trial_opens_the_circuit_again() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=3, reset_after=10, clock=clock)
