@@ -134,6 +134,9 @@ class WebhookConfig(BaseModel):
     )
 
 
+#: The dialogue policies, in the order they are asked, when config.yml names none.
+DEFAULT_POLICIES = ("escalation", "repair", "flow", "fallback")
+
 DEFAULT_RESOLUTIONS = {
     "resolved": "The customer's problem was solved.",
     "follow_up": "Solved for now; the team follows up outside the chat.",
@@ -200,8 +203,10 @@ class EngineConfig(BaseModel):
         description="Messenger connectors (telegram, slack, facebook, whatsapp, botframework, twilio).",
     )
     policies: list[str] = Field(
-        default_factory=lambda: ["escalation", "repair", "flow", "fallback"],
-        description="Dialogue policies by name, in the order they are asked; the first that decides wins.",
+        default_factory=lambda: list(DEFAULT_POLICIES),
+        min_length=1,
+        description="Dialogue policies by name, in the order they are asked; the first that decides wins "
+        "(at least one; the default is escalation, repair, flow, fallback).",
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from engine.config import DEFAULT_POLICIES
 from engine.dialogue.scope import Scope
 from engine.dialogue.slots import Candidate
 from engine.dialogue.tracker import DialogueState
@@ -140,7 +141,9 @@ def registered_policies() -> dict[str, PolicyFactory]:
 def build_policies(names: list[str] | None = None) -> list[Policy]:
     """Policies by name, in order; raises ValueError naming unknown ones and the known ones."""
     known = registered_policies()
-    wanted = names or list(DEFAULT_POLICIES)
+    wanted = list(DEFAULT_POLICIES) if names is None else names
+    if not wanted:
+        raise ValueError(f"list at least one dialogue policy in config.yml, e.g. {list(DEFAULT_POLICIES)}")
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise ValueError(
@@ -148,6 +151,3 @@ def build_policies(names: list[str] | None = None) -> list[Policy]:
             f"in config.yml; known: {', '.join(sorted(known))}"
         )
     return [known[name]() for name in wanted]
-
-
-DEFAULT_POLICIES = ("escalation", "repair", "flow", "fallback")
