@@ -264,11 +264,12 @@ class ChannelHub:
         address: Mapping[str, Any],
         within: float,
     ) -> None:
-        if messages:
-            await anyio.to_thread.run_sync(
-                partial(self.deliver, channel, pack, sender_id, messages, address, within=within),
-                limiter=self._sends,
-            )
+        # Rendered even without messages: a platform may want an answer of its own (Telegram
+        # stops a clicked button's spinner with answerCallbackQuery).
+        await anyio.to_thread.run_sync(
+            partial(self.deliver, channel, pack, sender_id, messages, address, within=within),
+            limiter=self._sends,
+        )
 
     def deliver(
         self,
@@ -292,6 +293,8 @@ class ChannelHub:
                 channel, pack, sender_id, f"{type(error).__name__}: {error}", len(messages), None
             )
             return False
+        if not calls:
+            return True
         result = channel.sender.send(channel.connector, calls, within=within)
         sends = self.metrics.channel_sends
         sends.labels(name, "sent").inc(result.calls)
@@ -300,6 +303,9 @@ class ChannelHub:
         if result.ok:
             return True
         sends.labels(name, "failed").inc()
+        if not messages:  # only the platform's own answer (a click's) failed: nothing was lost
+            log.warning("%s: the answer to %s's click failed: %s", name, sender_id, result.error)
+            return False
         undelivered = max(1, len(messages) - result.sent)
         log.warning("%s: %d message(s) to %s not delivered: %s", name, undelivered, sender_id, result.error)
         self._record_failure(channel, pack, sender_id, result.error or "", undelivered, result.status)

@@ -319,3 +319,24 @@ def test_an_agents_reply_after_a_click_reaches_telegram_without_answering_the_cl
     relayed = served.platform.calls[before:]
     assert [c.path.rsplit("/", 1)[1] for c in relayed] == ["sendMessage"]
     assert json.loads(relayed[0].body)["text"] == "Alice: Hi, Alice here."
+
+
+def test_a_click_the_bot_does_not_answer_still_stops_the_buttons_spinner(
+    serve: Callable[..., Messengers],
+) -> None:
+    """While an agent has the conversation the bot says nothing; Telegram still hears that the
+    click was received (answerCallbackQuery), or the button spins until it times out."""
+    served = serve(("telegram",))
+    served.click("telegram", SENDER, "Talk to a person", "/human_handoff", "5010")
+    assert served.platform.wait_for(1, path="/answerCallbackQuery")
+    auth = {"Authorization": "Bearer alice-console-token"}
+    [ticket] = served.client.get("/console/api/tickets", headers=auth).json()["tickets"]
+    served.client.post(f"/console/api/tickets/{ticket['id']}/claim", headers=auth)
+    served.settle()
+    before = len(served.platform.calls)
+
+    served.click("telegram", SENDER, "Where's my order?", "/order_status", "5011")
+    served.settle()
+
+    relayed = served.platform.calls[before:]
+    assert [c.path.rsplit("/", 1)[1] for c in relayed] == ["answerCallbackQuery"]
