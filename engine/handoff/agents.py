@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.config import AgentConfig
@@ -47,17 +47,6 @@ class AgentDirectory:
             agent_id: (Agent(agent_id, config.name, tuple(config.queues)), config.token_sha256)
             for agent_id, config in agents.items()
         }
-
-    def __len__(self) -> int:
-        return len(self._agents)
-
-    @property
-    def agents(self) -> Sequence[Agent]:
-        return [agent for agent, _ in self._agents.values()]
-
-    def get(self, agent_id: str) -> Agent | None:
-        found = self._agents.get(agent_id)
-        return None if found is None else found[0]
 
     def login(self, agent_id: str, token: str) -> Agent | None:
         """The agent, when `token` is theirs."""
