@@ -75,7 +75,7 @@ class ActionServerProcess:
         server = "engine.actions.sdk_server"  # rasa_sdk's app in one process (see that module)
         command = [sys.executable, "-m", server, "--actions", self.package, "--port", str(self.port)]
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        # Its own process group: Sanic forks a worker, and stopping must reach it too. Loopback
+        # Its own process group: stopping reaches whatever the actions' code started too. Loopback
         # only, unless the caller says otherwise (rasa_sdk listens on every interface by default).
         self.process = subprocess.Popen(
             command,

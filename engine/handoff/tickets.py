@@ -2,7 +2,7 @@
 
 A ticket is opened when the dialogue runtime requests a handoff, and moves through these states::
 
-    requested ──> queued ──claim──> claimed ──hand back──> handed_back
+    (opened) ──> queued ──claim──> claimed ──hand back──> handed_back
                     ^  │              │  │
                     │  │ expire       │  └──close──> closed
                     │  v              │
@@ -181,7 +181,7 @@ class Ticket:
         }
 
     def to_json(self, *, now: float | None = None) -> dict[str, Any]:
-        """The ticket without its context packet (see `ConsoleTicket` for the full view)."""
+        """The ticket without its context packet (`HandoffDesk.view` gives the full view)."""
         data: dict[str, Any] = {
             "id": self.id,
             "pack": self.pack,

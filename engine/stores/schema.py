@@ -19,7 +19,7 @@ handoff with its measures as columns (created, first claimed, first agent reply,
 `ticket_entries`, each ticket's timeline (customer messages while waiting, agent replies, notes,
 claims, transfers, the ending), appended only. `webhook_deliveries` is the outbox of the outbound
 helpdesk webhook: a row per notification, delivered (or given up) by a background dispatcher.
-Indexes: the waiting list (status, priority rank, created), a conversation's open ticket
+Indexes: the waiting list (status, priority rank, queued_at), a conversation's open ticket
 (pack, sender_id, status), analytics by creation time, a ticket's timeline, and the due deliveries.
 
 `channel_inbox` (migration 0003) records every message a messenger connector received before
