@@ -23,9 +23,9 @@ samples (p99 of 3,000 samples is the 2,970th smallest). Garbage collection stays
 serving; log records are made but not written out.
 
 The warm-up pass holds the process's first turns and each new assistant's first use (the
-process compiles the pack's conditions and response templates as it first meets them): it is left
-out of the main figures and reported apart as `dialogue.first_pass_turn_*` (one sample per message of the tests,
-120 for retail, so its p99 is its second-slowest turn).
+process compiles the pack's conditions and response templates as it first meets them): it is
+left out of the main figures and reported apart as `dialogue.first_pass_turn_*` (one sample per
+message of the tests, 120 for retail, so its p99 is its second-slowest turn).
 
 "One core": the process is pinned to one CPU with `os.sched_setaffinity` where available, and
 OMP/OPENBLAS/MKL/NUMEXPR thread counts are set to 1 before numpy is imported.

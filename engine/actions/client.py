@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from engine.actions.circuit import CircuitBreaker
 from engine.actions.domain import domain_digest, rasa_domain
 from engine.actions.process import beside_webhook
 from engine.dialogue.actions import ActionResult, Failure
 from engine.dialogue.tracker import Tracker
+from engine.http import pooled_session
 from engine.packs import Pack
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class HttpActionRunner:
         self.timeout = timeout
         self.backoff = backoff
         self.breaker = breaker or CircuitBreaker()
-        self.session = session or _pooled_session()
+        self.session = session or pooled_session(POOL_SIZE)
         self.sleep = sleep
         self.domain = rasa_domain(pack)
         self.digest = domain_digest(self.domain)
@@ -226,14 +226,6 @@ def list_actions(
 
 class ActionServerUnavailable(Exception):
     """The action server could not be asked (down, or not speaking the protocol)."""
-
-
-def _pooled_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def _protocol_problem(data: Any) -> str | None:

@@ -17,9 +17,7 @@ The hub (engine.server.channels) does the rest, the same way for every platform:
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -29,6 +27,7 @@ import requests
 
 from engine.channels.limits import ChannelLimits, shows_numbered
 from engine.channels.text import buttons_of
+from engine.http import retry_after
 
 
 class Rejected(Exception):
@@ -184,20 +183,3 @@ class Connector:
 
     def close(self) -> None:
         return None
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks for (a number or an HTTP date); None when absent or
-    unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

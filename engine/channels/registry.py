@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.channels.base import Connector
-from engine.channels.sender import Sender, pooled_session
+from engine.channels.sender import POOL_SIZE, Sender
 from engine.channels.settings import ChannelConfig, ChannelsConfig, MissingCredential
+from engine.http import pooled_session
 
 #: Connector name (its webhook is /webhooks/<name>/webhook) -> module and class.
 CONNECTORS: dict[str, tuple[str, str]] = {
@@ -49,7 +50,7 @@ def channel(
     name: str, settings: ChannelConfig, pack: str, environ: Mapping[str, str] | None = None
 ) -> Channel:
     """One connector with a pooled session of its own; raises `MissingCredential`."""
-    session = pooled_session()
+    session = pooled_session(POOL_SIZE)
     try:
         connector = connector_class(name).from_config(settings, session, environ)
     except Exception:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from engine.channels.base import Connector, OutboundCall
 
@@ -26,15 +25,6 @@ log = logging.getLogger(__name__)
 
 #: Connections kept open per platform host (worker threads send at once).
 POOL_SIZE = 32
-
-
-def pooled_session() -> requests.Session:
-    """A session whose connection pool holds enough connections for the worker threads."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 @dataclass(frozen=True)

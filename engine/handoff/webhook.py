@@ -65,12 +65,10 @@ customer text.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import json
 import logging
-import math
 import os
 import random
 import re
@@ -89,6 +87,7 @@ from engine import __version__
 from engine.config import WebhookConfig
 from engine.handoff.store import DELIVERY_LEASE, Delivery, Notification, TicketStore
 from engine.handoff.tickets import Ticket
+from engine.http import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -408,16 +407,17 @@ class WebhookDispatcher:
             return _Attempt(outcome)
         if outcome is Outcome.REFUSED:
             return _Attempt(outcome, error, hint=self._refusal_hint(status))
-        retry_after = None
+        wait = None
         if status in (429, 503):
-            retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
+            asked = retry_after(response.headers.get("Retry-After"), self._clock())
+            wait = None if asked is None else min(RETRY_AFTER_CAP, asked)
         hint = None
         if 300 <= status < 400:
             hint = (
                 f"the receiver redirects to {response.headers.get('Location', '(no Location)')}; "
                 "redirects are not followed: set handoff.webhook.url to the final address"
             )
-        return _Attempt(outcome, error, retry_after=retry_after, hint=hint)
+        return _Attempt(outcome, error, retry_after=wait, hint=hint)
 
     def _refusal_hint(self, status: int) -> str:
         if status in (401, 403):
@@ -501,22 +501,6 @@ def _delivery_id(payload: str) -> str | None:
         return None
     value = body.get("id") if isinstance(body, dict) else None
     return value if isinstance(value, str) and value else None
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most an hour."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return min(RETRY_AFTER_CAP, max(0.0, seconds))
 
 
 def _reason(error: BaseException) -> str:
