@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.handoff.tickets import (
-    OPEN_STATUSES,
     PRIORITY_RANK,
     Entry,
     NewTicket,
@@ -76,8 +75,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class TicketQuery:
-    """Which tickets to list. Waiting lists come most urgent first, then oldest first; other
-    lists most recently created first."""
+    """Which tickets to list: most recently created first, or with `waiting_order` most urgent
+    first, then oldest first."""
 
     statuses: tuple[TicketStatus, ...] = ()
     pack: str | None = None
@@ -88,12 +87,10 @@ class TicketQuery:
     created_until: float | None = None
     #: Only tickets these queue entries cover (an agent's queues: a queue, 'pack/queue' or '*').
     covered_by: tuple[str, ...] | None = None
+    #: Most urgent then oldest first (the order agents work a queue in), instead of newest first.
+    waiting_order: bool = False
     limit: int = 100
     offset: int = 0
-
-    @property
-    def waiting_order(self) -> bool:
-        return bool(self.statuses) and set(self.statuses) <= set(OPEN_STATUSES)
 
 
 class TicketStore(Protocol):

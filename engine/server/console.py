@@ -168,6 +168,7 @@ async def tickets(
         queue=queue,
         agent=agent.id if view == "mine" else None,
         covered_by=agent.queues,
+        waiting_order=view != "ended",
         limit=limit,
     )
     found = await turn_runner(request).run(desk.store.find, query)
