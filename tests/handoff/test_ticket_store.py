@@ -201,14 +201,7 @@ def test_ticket_store_other_lists_are_newest_first(store: TicketStore, queue: di
     queue["c"] = closed
     assert ids(store.find(TicketQuery(statuses=(CLOSED,))), queue) == ["c"]
     # Whatever the statuses asked for: a report's order does not change with its filter.
-    assert ids(store.find(TicketQuery(statuses=(QUEUED,), pack="shop")), queue) == [
-        "b",
-        "c",
-        "d",
-        "a",
-        "f",
-        "h",
-    ]
+    assert ids(store.find(TicketQuery(statuses=(QUEUED,), pack="shop")), queue) == ["b", "d", "a", "f", "h"]
     assert ids(store.find(TicketQuery(statuses=(QUEUED, CLOSED), queue="general", pack="shop")), queue) == [
         "b",
         "c",
