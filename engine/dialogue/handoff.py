@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from engine.dialogue.events import BotUttered, SlotSet, UserUttered
 from engine.dialogue.tracker import Tracker
 from engine.packs import Pack
+from engine.packs.rules import open_minutes
 from engine.packs.schema import WEEKDAYS, Queue
 
 REDACTED = "[redacted]"
@@ -27,20 +28,9 @@ def queue_is_open(queue: Queue, now: datetime) -> bool:
     if hours is None:
         return True
     local = now.astimezone(ZoneInfo(hours.timezone))
-    spec = getattr(hours, WEEKDAYS[local.weekday()])
-    if spec is None or spec.strip() == "closed":
-        return False
     minute = local.hour * 60 + local.minute
-    for part in spec.split(","):
-        start, _, end = part.strip().partition("-")
-        if _minutes(start) <= minute < _minutes(end):
-            return True
-    return False
-
-
-def _minutes(clock: str) -> int:
-    hours, _, minutes = clock.strip().partition(":")
-    return int(hours) * 60 + int(minutes)
+    ranges = open_minutes(getattr(hours, WEEKDAYS[local.weekday()]))
+    return any(start <= minute < end for start, end in ranges)
 
 
 def context_packet(

@@ -871,20 +871,31 @@ def _hours(queue: str, hours: Any) -> Iterator[Diagnostic]:
         if spec is None or spec.strip() == "closed":
             continue
         for part in spec.split(","):
-            start, dash, end = part.partition("-")
-            problem = None
-            if not dash:
-                problem = f"'{part.strip()}' is not a range like 09:00-17:00"
-            else:
-                minutes = [_clock_minutes(start), _clock_minutes(end)]
-                if None in minutes:
-                    problem = f"'{part.strip()}' has a time that is not HH:MM"
-                elif minutes[0] is not None and minutes[1] is not None and minutes[0] >= minutes[1]:
-                    problem = f"'{part.strip()}' ends before it starts"
-            if problem:
-                yield errors.BAD_HOURS(
-                    hours.at(day), where=f"queue '{queue}' hours on {day}", problem=problem
-                )
+            found = hour_range(part)
+            if isinstance(found, str):
+                yield errors.BAD_HOURS(hours.at(day), where=f"queue '{queue}' hours on {day}", problem=found)
+
+
+def hour_range(part: str) -> tuple[int, int] | str:
+    """One 'HH:MM-HH:MM' range of business hours as minutes since midnight, or what is wrong
+    with it."""
+    start, dash, end = part.partition("-")
+    if not dash:
+        return f"'{part.strip()}' is not a range like 09:00-17:00"
+    first, last = _clock_minutes(start), _clock_minutes(end)
+    if first is None or last is None:
+        return f"'{part.strip()}' has a time that is not HH:MM"
+    if first >= last:
+        return f"'{part.strip()}' ends before it starts"
+    return first, last
+
+
+def open_minutes(spec: str | None) -> list[tuple[int, int]]:
+    """A day's business hours ('09:00-12:00, 13:00-17:00', 'closed', or None for a day without
+    any) as minute ranges; ranges the validator refuses (P601) are left out."""
+    if spec is None or spec.strip() == "closed":
+        return []
+    return [found for found in map(hour_range, spec.split(",")) if not isinstance(found, str)]
 
 
 def _clock_minutes(text: str) -> int | None:
