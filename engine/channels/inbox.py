@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engine.channels.base import Inbound
@@ -290,11 +290,7 @@ class SqlInbox:
         """The tracker store owns the database: it closes it."""
 
     def _set(self, item_id: int, **values: Any) -> None:
-        try:
-            with self._db.writing() as connection:
-                connection.execute(update(channel_inbox).where(C.id == item_id).values(**values))
-        except SQLAlchemyError as error:
-            raise self._db.failure("cannot update the connectors' inbox", error) from None
+        self._db.update_row(channel_inbox, item_id, action="cannot update the connectors' inbox", **values)
 
 
 def _item(row: Row[Any], *, leased_until: float) -> InboxItem:

@@ -281,11 +281,8 @@ class SqlTicketStore:
         return None if row is None else _ticket(row)
 
     def _delivery(self, delivery_id: int, **values: Any) -> None:
-        try:
-            with self._db.writing() as connection:
-                connection.execute(update(webhook_deliveries).where(D.id == delivery_id).values(**values))
-        except SQLAlchemyError as error:
-            raise self._db.failure(f"cannot record webhook delivery {delivery_id}", error) from None
+        action = f"cannot record webhook delivery {delivery_id}"
+        self._db.update_row(webhook_deliveries, delivery_id, action=action, **values)
 
 
 class _Reading:

@@ -145,6 +145,15 @@ class SqlTrackerStore:
             raise self.failure(action, error) from None
         return rows
 
+    def update_row(self, table: Table, row_id: int, *, action: str, **values: Any) -> None:
+        """Set `values` on the row `row_id` of `table` (an outbox's outcome: done, retry, failed);
+        raises `StoreError` saying `action` failed."""
+        try:
+            with self.writing() as connection:
+                connection.execute(update(table).where(table.c.id == row_id).values(**values))
+        except SQLAlchemyError as error:
+            raise self.failure(action, error) from None
+
     def failure(self, action: str, error: SQLAlchemyError) -> StoreError:
         """A StoreError naming this database, what failed and what to check."""
         return StoreError(f"database {self.url}: {action}: {reason(self._engine, error)}")
