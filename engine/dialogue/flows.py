@@ -42,8 +42,11 @@ class Instr:
     label: str
     step: AnyStep | None = None
     target: int | None = None
-    #: A step the pack wrote (`end` instructions added at the end of blocks are not).
-    written: bool = True
+
+    @property
+    def written(self) -> bool:
+        """A step the pack wrote (the jumps and `end`s added around blocks are not)."""
+        return self.step is not None
 
     @property
     def step_id(self) -> str | None:
@@ -70,7 +73,6 @@ class _Draft:
     step: AnyStep | None = None
     target: int | None = None
     goto: str | None = None
-    written: bool = True
 
 
 def compile_flow(name: str, flow: Flow) -> Program:
@@ -88,7 +90,7 @@ def compile_flow(name: str, flow: Flow) -> Program:
                 drafts.append(branch)
                 emit(step.then, f"{path}{index}.then.")
                 if step.else_:
-                    skip = _Draft("jump", label, None, written=False)
+                    skip = _Draft("jump", label, None)
                     drafts.append(skip)
                     branch.target = len(drafts)
                     emit(step.else_, f"{path}{index}.else.")
@@ -109,18 +111,18 @@ def compile_flow(name: str, flow: Flow) -> Program:
                 drafts.append(_Draft(_OPS[type(step)], label, step))
 
     emit(flow.steps, "")
-    drafts.append(_Draft("end", "end", None, written=False))
+    drafts.append(_Draft("end", "end", None))
     while blocks:
         owner, steps, path = blocks.pop(0)
         drafts[owner].target = len(drafts)
         emit(steps, path)
         # After an on_failure/on_exhausted block the flow goes on with the step after the one
         # that failed (a block stops the flow with `end`, `link` or `escalate`).
-        drafts.append(_Draft("jump", f"{path}end", None, target=owner + 1, written=False))
+        drafts.append(_Draft("jump", f"{path}end", None, target=owner + 1))
     for draft in drafts:
         if draft.goto is not None:
             draft.target = ids[draft.goto]
-    instrs = tuple(Instr(d.op, d.label, d.step, d.target, d.written) for d in drafts)
+    instrs = tuple(Instr(d.op, d.label, d.step, d.target) for d in drafts)
     collects: dict[str, list[int]] = {}
     for pc, instr in enumerate(instrs):
         if isinstance(instr.step, CollectStep):

@@ -72,10 +72,6 @@ class TrainingData:
     tagged_entities: frozenset[str] = frozenset()
 
     @property
-    def texts(self) -> list[str]:
-        return [e.text for e in self.examples]
-
-    @property
     def classifier_texts(self) -> list[str]:
         return [e.masked or e.text for e in self.examples]
 
