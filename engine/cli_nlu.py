@@ -23,7 +23,7 @@ from engine.config import ConfigError, EngineConfig, load_config
 from engine.packs import CheckResult, Pack, PackInvalid, check_pack
 
 if TYPE_CHECKING:
-    from engine.nlu import NluModel, ParseResult, TrainOutcome
+    from engine.nlu import ModelStore, NluModel, ParseResult, TrainOutcome
 
 
 #: Metrics `--fail-under` can gate on: all are fractions where higher is better.
@@ -141,20 +141,28 @@ def _train(args: argparse.Namespace) -> int:
     failed = False
     for folder in folders:
         pack = _load(console, folder)
-        if pack is None:
+        if pack is None or not train_pack(console, store, pack, force=args.force, folds=args.folds):
             failed = True
-            continue
-        try:
-            with _progress_bar(console, f"training {pack.name}") as report:
-                outcome = store.train(pack, force=args.force, folds=args.folds, progress=report)
-        except PackInvalid as error:
-            for diagnostic in error.diagnostics:
-                console.print(f"[red]{escape(diagnostic.format())}[/red]")
-            console.print(f"[red]✗ {escape(pack.name)} cannot be trained[/red]")
-            failed = True
-            continue
-        _print_training(console, pack, outcome)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def train_pack(
+    console: Console, store: ModelStore, pack: Pack, *, force: bool = False, folds: int | None = None
+) -> bool:
+    """Train `pack` (skipped when it has not changed and not `force`d) under a progress bar and
+    print what the model learned; False after printing why it cannot be trained."""
+    from engine.nlu.training import DEFAULT_FOLDS
+
+    try:
+        with _progress_bar(console, f"training {pack.name}") as report:
+            outcome = store.train(pack, force=force, folds=folds or DEFAULT_FOLDS, progress=report)
+    except PackInvalid as error:
+        for diagnostic in error.diagnostics:
+            console.print(f"[red]{escape(diagnostic.format())}[/red]")
+        console.print(f"[red]✗ {escape(pack.name)} cannot be trained[/red]")
+        return False
+    _print_training(console, pack, outcome)
+    return True
 
 
 def _print_training(console: Console, pack: Pack, outcome: TrainOutcome) -> None:

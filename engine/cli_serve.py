@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from engine.cli_nlu import _console, _load, _print_training, _progress_bar
+from engine.cli_nlu import _console, _load, train_pack
 from engine.cli_shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.config import ACTION_SERVER_URL_VARIABLE, ConfigError, EngineConfig, load_config
 
@@ -149,23 +149,13 @@ def _prepare(console: Console, config: EngineConfig) -> list[Pack] | None:
     """Every pack validated and its model up to date (trained when stale); None after printing
     what is wrong."""
     from engine.nlu import ModelStore
-    from engine.packs import PackInvalid
 
     store = ModelStore(Path(config.models))
     packs: list[Pack] = []
     for folder in config.packs:
         pack = _load(console, Path(folder))
-        if pack is None:
+        if pack is None or not train_pack(console, store, pack):
             return None
-        try:
-            with _progress_bar(console, f"training {pack.name}") as report:
-                outcome = store.train(pack, progress=report)
-        except PackInvalid as error:
-            for diagnostic in error.diagnostics:
-                console.print(f"[red]{escape(diagnostic.format())}[/red]")
-            console.print(f"[red]✗ {escape(pack.name)} cannot be trained[/red]")
-            return None
-        _print_training(console, pack, outcome)
         packs.append(pack)
     return packs
 
