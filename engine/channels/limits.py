@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,20 @@ class ChannelLimits:
     #: Longest button payload in UTF-8 bytes; a message with a longer one is shown as numbered
     #: options (None: no limit).
     max_payload_bytes: int | None = None
-    #: Whether images are shown (else their URL is sent as a link).
-    images: bool = True
     #: Whether a response's `custom` payload is sent (as the platform's message).
     custom: bool = True
+    #: More buttons than this are shown another way (WhatsApp: a list instead of reply buttons),
+    #: whose titles may be `max_list_title` long.
+    list_after: int | None = None
+    max_list_title: int | None = None
+    #: Whether the platform refuses two buttons with the same (cut) title or the same payload.
+    distinct_buttons: bool = False
+
+    def title_limit(self, count: int) -> int | None:
+        """The longest title of `count` buttons shown together."""
+        if self.list_after is not None and count > self.list_after:
+            return self.max_list_title
+        return self.max_title
 
 
 LIMITS: dict[str, ChannelLimits] = {
@@ -54,53 +65,110 @@ LIMITS: dict[str, ChannelLimits] = {
         ChannelLimits(
             "facebook", "Facebook Messenger", 2000, "a button template or quick replies", 13, 20, 1000
         ),
-        ChannelLimits("whatsapp", "WhatsApp", 4096, "reply buttons or a list", 10, 20, 200),
+        ChannelLimits(
+            "whatsapp",
+            "WhatsApp",
+            4096,
+            "reply buttons or a list",
+            10,
+            20,
+            200,
+            list_after=3,
+            max_list_title=24,
+            distinct_buttons=True,
+        ),
         ChannelLimits("botframework", "Microsoft Teams", 25000, "an Adaptive Card's actions", 6),
-        ChannelLimits("twilio", "SMS (Twilio)", 1600, "numbered options", None, images=True, custom=False),
+        ChannelLimits("twilio", "SMS (Twilio)", 1600, "numbered options", None, custom=False),
     )
 }
 
 
-def button_problems(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]]) -> list[str]:
-    """What cannot be shown as it is written, in words for the people who write packs; each
-    problem says how the channel shows it instead. Empty when the buttons fit."""
-    if not buttons:
+@dataclass(frozen=True)
+class ButtonFinding:
+    """Something in a list of buttons a channel cannot show as written, in words for the people
+    who write packs (`problem` says what the channel does instead)."""
+
+    #: count (the list), title, payload or duplicate (of an earlier button).
+    kind: Literal["count", "title", "payload", "duplicate"]
+    #: The button's position; None for the list as a whole.
+    index: int | None
+    problem: str
+    #: Whether it makes the buttons numbered options (else the title is only cut).
+    numbered: bool
+
+
+def button_findings(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]]) -> list[ButtonFinding]:
+    """What these buttons lose on the channel; empty when they fit (and on a channel without
+    buttons, which shows numbered options by design: nothing is lost)."""
+    if not buttons or limits.max_buttons is None:
         return []
     name = limits.platform
-    if limits.max_buttons is None:
-        return []  # numbered options by design: nothing is lost
-    problems: list[str] = []
+    numbered = " the buttons are sent as numbered options instead"
+    found: list[ButtonFinding] = []
     if len(buttons) > limits.max_buttons:
-        problems.append(
-            f"{len(buttons)} buttons are more than {name} shows ({limits.max_buttons}): "
-            "they are sent as numbered options instead"
+        found.append(
+            ButtonFinding(
+                "count",
+                None,
+                f"{len(buttons)} buttons are more than {name} shows ({limits.max_buttons}): "
+                "they are sent as numbered options instead",
+                True,
+            )
         )
-    for button in buttons:
+    most = limits.title_limit(len(buttons))
+    cap = limits.max_payload_bytes
+    seen_titles: dict[str, str] = {}
+    seen_payloads: set[str] = set()
+    for index, button in enumerate(buttons):
         title, payload = button.get("title", ""), button.get("payload", "")
-        if limits.max_title is not None and len(title) > limits.max_title:
-            problems.append(
-                f"button title {title!r} is longer than {name}'s {limits.max_title} characters: "
-                "it is cut short"
+        if most is not None and len(title) > most:
+            found.append(
+                ButtonFinding(
+                    "title",
+                    index,
+                    f"button title {title!r} is longer than {name}'s {most} characters: it is cut short",
+                    False,
+                )
             )
-        if limits.max_payload_bytes is not None and len(payload.encode("utf-8")) > limits.max_payload_bytes:
-            problems.append(
-                f"button payload {payload!r} is longer than {name}'s {limits.max_payload_bytes} bytes: "
-                "the buttons are sent as numbered options instead"
+        if not payload:
+            found.append(ButtonFinding("payload", index, f"a button has no payload:{numbered}", True))
+        elif cap is not None and len(payload.encode("utf-8")) > cap:
+            found.append(
+                ButtonFinding(
+                    "payload",
+                    index,
+                    f"button payload {payload!r} is longer than {name}'s {cap} bytes:{numbered}",
+                    True,
+                )
             )
-    return problems
+        if limits.distinct_buttons:
+            shown = cut(title, most)
+            if shown in seen_titles:
+                first = seen_titles[shown]
+                problem = f"buttons {first!r} and {title!r} both show as {shown!r}, which {name} refuses:"
+                found.append(ButtonFinding("duplicate", index, problem + numbered, True))
+            elif payload and payload in seen_payloads:
+                problem = f"two buttons send {payload!r}, which {name} refuses:"
+                found.append(ButtonFinding("duplicate", index, problem + numbered, True))
+            seen_titles.setdefault(shown, title)
+            seen_payloads.add(payload)
+    return found
+
+
+def button_problems(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]]) -> list[str]:
+    """The findings in words (see `button_findings`)."""
+    return [finding.problem for finding in button_findings(limits, buttons)]
 
 
 def shows_numbered(limits: ChannelLimits, buttons: Sequence[Mapping[str, str]]) -> bool:
-    """Whether these buttons are shown as numbered options (no buttons on the channel, too many
-    of them, an empty payload, or a payload too long for the platform)."""
+    """Whether these buttons are shown as numbered options: on a channel without buttons, or
+    when a finding says so (too many, an empty or too long payload, duplicates the platform
+    refuses)."""
     if not buttons:
         return False
-    if limits.max_buttons is None or len(buttons) > limits.max_buttons:
+    if limits.max_buttons is None:
         return True
-    if any(not b.get("payload") for b in buttons):  # platforms refuse a button that sends nothing
-        return True
-    cap = limits.max_payload_bytes
-    return cap is not None and any(len(b.get("payload", "").encode("utf-8")) > cap for b in buttons)
+    return any(finding.numbered for finding in button_findings(limits, buttons))
 
 
 def cut(title: str, most: int | None) -> str:

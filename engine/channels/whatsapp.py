@@ -39,10 +39,6 @@ log = logging.getLogger(__name__)
 
 #: The `object` of every WhatsApp Business Account notification.
 OBJECT = "whatsapp_business_account"
-#: Most reply buttons one interactive message shows; 4 to `limits.max_buttons` become a list.
-MAX_REPLY_BUTTONS = 3
-#: Longest list row title (reply button titles follow `limits.max_title`, 20).
-MAX_ROW_TITLE = 24
 #: Longest body text of an interactive message; a longer text goes first as text messages.
 MAX_BODY = 1024
 #: The body of an interactive message whose bot message has no text (WhatsApp requires one).
@@ -149,19 +145,6 @@ class WhatsAppConnector(Connector):
         return found
 
     # -- the bot's messages ------------------------------------------------------------------------
-    def numbered(self, message: Mapping[str, Any]) -> bool:
-        """Besides too many buttons and too long payloads, buttons WhatsApp refuses (two with the
-        same title once cut, two with the same payload, an empty payload) are numbered options."""
-        if super().numbered(message):
-            return True
-        buttons = buttons_of(message)
-        if not buttons:
-            return False
-        most = self.limits.max_title if len(buttons) <= MAX_REPLY_BUTTONS else MAX_ROW_TITLE
-        payloads = [b["payload"] for b in buttons]
-        titles = {cut(b["title"], most) for b in buttons}
-        return "" in payloads or len(set(payloads)) < len(buttons) or len(titles) < len(buttons)
-
     def render(self, messages: Sequence[Mapping[str, Any]], address: Mapping[str, Any]) -> list[OutboundCall]:
         """One Graph API call per WhatsApp message, in order: for each bot message its text
         (split, with its buttons on the last piece), then `custom`, `image` and `attachment`.
@@ -213,17 +196,15 @@ class WhatsAppConnector(Connector):
         return pieces, _message(to, "interactive", self._interactive(last[-1], buttons))
 
     def _interactive(self, body: str, buttons: Sequence[Mapping[str, str]]) -> dict[str, Any]:
-        """Reply buttons (up to 3) or a one-section list (4 to 10) under `body`."""
-        if len(buttons) <= MAX_REPLY_BUTTONS:
+        """Reply buttons (up to 3) or a one-section list (4 to 10) under `body` (see `LIMITS`)."""
+        most = self.limits.title_limit(len(buttons))
+        if self.limits.list_after is None or len(buttons) <= self.limits.list_after:
             replies = [
-                {
-                    "type": "reply",
-                    "reply": {"id": b["payload"], "title": cut(b["title"], self.limits.max_title)},
-                }
+                {"type": "reply", "reply": {"id": b["payload"], "title": cut(b["title"], most)}}
                 for b in buttons
             ]
             return {"type": "button", "body": {"text": body}, "action": {"buttons": replies}}
-        rows = [{"id": b["payload"], "title": cut(b["title"], MAX_ROW_TITLE)} for b in buttons]
+        rows = [{"id": b["payload"], "title": cut(b["title"], most)} for b in buttons]
         return {
             "type": "list",
             "body": {"text": body},

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from engine.channels.limits import LIMITS, ChannelLimits, button_problems, cut
+from engine.channels.limits import LIMITS, ChannelLimits, button_findings, cut
 from engine.packs import errors
 from engine.packs.errors import Diagnostic
 from engine.packs.expressions import compile_condition, condition_names
@@ -107,35 +107,32 @@ def _button_findings(
     }
     own = _own_variation(limits)
     also = _override(response) if imported else ""
-    found_on_buttons: set[str] = set()
-    for position, button in enumerate(buttons):
-        for problem in button_problems(limits, [{"title": button.title, "payload": ""}]):
-            found_on_buttons.add(problem)
-            shown = cut(button.title, limits.max_title)
+    whole = [{"title": button.title, "payload": button.payload} for button in buttons]
+    for finding in button_findings(limits, whole):
+        index = finding.index
+        if finding.kind == "count" or index is None:
+            location = variation.at(field_name, key=True)
+            fix = f"give at most {limits.max_buttons} {_LIST_NAMES[field_name]}, or {own} with fewer{also}"
+        elif finding.kind == "title":
+            most = limits.title_limit(len(buttons))
+            location = variation.at(field_name, index, "title")
             fix = (
-                f"shorten the title to {limits.max_title} characters or fewer ({limits.platform} shows "
-                f"{shown!r}), or {own} with shorter titles{also}"
+                f"shorten the title to {most} characters or fewer ({limits.platform} shows "
+                f"{cut(buttons[index].title, most)!r}), or {own} with shorter titles{also}"
             )
-            yield errors.BUTTONS_DO_NOT_FIT_CHANNEL(
-                variation.at(field_name, position, "title"), problem=problem, fix=fix, **fields
-            )
-        for problem in button_problems(limits, [{"title": "", "payload": button.payload}]):
-            found_on_buttons.add(problem)
+        elif finding.kind == "payload" and not buttons[index].payload:
+            location = variation.at(field_name, index, "payload")
+            fix = f"give the button a payload (such as /intent), or {own}{also}"
+        elif finding.kind == "payload":
+            location = variation.at(field_name, index, "payload")
             fix = (
                 f"shorten the payload to {limits.max_payload_bytes} bytes or fewer (a shorter intent "
                 f"name, fewer or shorter values), or {own} with shorter payloads{also}"
             )
-            yield errors.BUTTONS_DO_NOT_FIT_CHANNEL(
-                variation.at(field_name, position, "payload"), problem=problem, fix=fix, **fields
-            )
-    whole = [{"title": button.title, "payload": button.payload} for button in buttons]
-    for problem in button_problems(limits, whole):
-        if problem in found_on_buttons:
-            continue
-        fix = f"give at most {limits.max_buttons} {_LIST_NAMES[field_name]}, or {own} with fewer{also}"
-        yield errors.BUTTONS_DO_NOT_FIT_CHANNEL(
-            variation.at(field_name, key=True), problem=problem, fix=fix, **fields
-        )
+        else:
+            location = variation.at(field_name, index)
+            fix = f"give each button a title and a payload of its own, or {own}{also}"
+        yield errors.BUTTONS_DO_NOT_FIT_CHANNEL(location, problem=finding.problem, fix=fix, **fields)
 
 
 def _custom_not_sent(

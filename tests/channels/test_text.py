@@ -87,3 +87,15 @@ def test_titles_are_cut_with_an_ellipsis() -> None:
     assert cut("Yes, create the label", 20) == "Yes, create the lab…"
     assert cut("Short", 20) == "Short"
     assert cut("Anything", None) == "Anything"
+
+
+def test_whatsapp_buttons_it_would_refuse_are_numbered_and_said_why() -> None:
+    limits = LIMITS["whatsapp"]
+    same_payload = [{"title": "Yes", "payload": "/affirm"}, {"title": "Sure", "payload": "/affirm"}]
+    assert shows_numbered(limits, same_payload)
+    assert button_problems(limits, same_payload) == [
+        "two buttons send '/affirm', which WhatsApp refuses: the buttons are sent as numbered options instead"
+    ]
+    rows = [{"title": "Where is my parcel now", "payload": f"/o{n}"} for n in range(1, 5)]
+    rows = [{**row, "title": f"{row['title']} {n}"[:24]} for n, row in enumerate(rows)]
+    assert not shows_numbered(limits, rows) and button_problems(limits, rows) == []  # a list: 24 characters

@@ -69,6 +69,47 @@ def test_channel_rendering_title_too_long_for_whatsapp_warns(write_pack: WritePa
     assert result.ok() and not result.ok(strict=True)
 
 
+def _buttons(*titles: str, payloads: tuple[str, ...] | None = None) -> str:
+    chosen = payloads or tuple(f"option {n}" for n in range(len(titles)))
+    lines = "".join(
+        f"        - title: '{t}'\n          payload: '{p}'\n" for t, p in zip(titles, chosen, strict=True)
+    )
+    return f"    - text: Which one?\n      buttons:\n{lines}"
+
+
+def test_channel_rendering_whatsapp_refuses_buttons_with_one_title(write_pack: WritePack) -> None:
+    result = _check(write_pack, _buttons("Yes", "Yes"), "[whatsapp]")
+    assert _found(result) == [("P505", 8, 11)]
+    (warning,) = result.diagnostics
+    assert "buttons 'Yes' and 'Yes' both show as 'Yes', which WhatsApp refuses" in warning.message
+    assert "numbered options instead" in warning.message
+    assert "give each button a title and a payload of its own" in warning.fix
+
+
+def test_channel_rendering_whatsapp_titles_that_are_the_same_once_cut_are_numbered(
+    write_pack: WritePack,
+) -> None:
+    result = _check(
+        write_pack, _buttons("Track my parcel now please", "Track my parcel now thanks"), "[whatsapp]"
+    )
+    problems = [d.message for d in result.diagnostics]
+    assert any("cut short" in m for m in problems)
+    assert any("both show as 'Track my parcel now…'" in m for m in problems)
+
+
+def test_channel_rendering_whatsapp_list_rows_take_24_characters(write_pack: WritePack) -> None:
+    long_title = "Where is my parcel now"  # 22 characters: too long for a reply button, fine in a list
+    assert _check(write_pack, _buttons(long_title, "B", "C", "D", "E"), "[whatsapp]").diagnostics == []
+    (warning,) = _check(write_pack, _buttons(long_title, "B"), "[whatsapp]").diagnostics
+    assert "longer than WhatsApp's 20 characters: it is cut short" in warning.message
+
+
+def test_channel_rendering_a_button_without_a_payload_is_numbered(write_pack: WritePack) -> None:
+    (warning,) = _check(write_pack, _buttons("Yes", payloads=("",)), "[telegram]").diagnostics
+    assert "a button has no payload: the buttons are sent as numbered options instead" in warning.message
+    assert "give the button a payload" in warning.fix
+
+
 def test_channel_rendering_nothing_is_checked_without_channels(write_pack: WritePack) -> None:
     result = _check(write_pack, LONG_TITLE)
     assert result.pack is not None and result.pack.channels is None
