@@ -352,8 +352,12 @@ class HandoffDesk:
         longer than max_wait_minutes, and expire tickets nobody claimed for expire_after."""
         now = self.clock()
         reprioritized = expired = failed = 0
-        waiting = self.store.find(TicketQuery(statuses=(TicketStatus.QUEUED,), limit=100_000))
-        for ticket in waiting:
+        # Only tickets waiting longer than the shortest limit can have reached one: the others
+        # (most of a healthy queue) are not read.
+        query = TicketQuery(
+            statuses=(TicketStatus.QUEUED,), queued_before=now - self._shortest_limit(), limit=100_000
+        )
+        for ticket in self.store.find(query):
             try:
                 if now - ticket.queued_at >= self.expire_after_seconds:  # a transfer restarts it
                     self._expire(ticket, now)
@@ -367,6 +371,16 @@ class HandoffDesk:
                 failed += 1
                 log.exception("ticket %s: applying its queue's limits failed (tried again later)", ticket.id)
         return SweepReport(reprioritized, expired, failed)
+
+    def _shortest_limit(self) -> float:
+        """Seconds of the shortest wait limit of the served queues (max_wait_minutes, expiry)."""
+        waits = [
+            queue.max_wait_minutes * 60
+            for pack in self.service.packs
+            for queue in self.service.assistant(pack).pack.queues.values()
+            if queue.max_wait_minutes
+        ]
+        return min([*waits, self.expire_after_seconds])
 
     def _overdue(self, ticket: Ticket, now: float) -> bool:
         if ticket.timed_out:

@@ -128,6 +128,8 @@ class SqlTicketStore:
             conditions.append(T.created_at >= query.created_since)
         if query.created_until is not None:
             conditions.append(T.created_at < query.created_until)
+        if query.queued_before is not None:
+            conditions.append(T.queued_at <= query.queued_before)
         if query.covered_by is not None and EVERY_QUEUE not in query.covered_by:
             conditions.append(or_(false(), *(_queue_is(entry) for entry in query.covered_by)))
         order = (

@@ -85,6 +85,8 @@ class TicketQuery:
     sender_id: str | None = None
     created_since: float | None = None
     created_until: float | None = None
+    #: Only tickets (last) queued at or before this time.
+    queued_before: float | None = None
     #: Only tickets these queue entries cover (an agent's queues: a queue, 'pack/queue' or '*').
     covered_by: tuple[str, ...] | None = None
     #: Most urgent then oldest first (the order agents work a queue in), instead of newest first.
@@ -367,5 +369,6 @@ def _matches(ticket: Ticket, query: TicketQuery) -> bool:
         and (query.sender_id is None or ticket.sender_id == query.sender_id)
         and (query.created_since is None or ticket.created_at >= query.created_since)
         and (query.created_until is None or ticket.created_at < query.created_until)
+        and (query.queued_before is None or ticket.queued_at <= query.queued_before)
         and (query.covered_by is None or covers(query.covered_by, ticket.pack, ticket.queue))
     )

@@ -226,6 +226,7 @@ def test_ticket_store_other_lists_are_newest_first(store: TicketStore, queue: di
             ["d", "a", "f"],
             id="window",
         ),
+        pytest.param(TicketQuery(queued_before=T0 - 50), ["g", "f", "e", "h"], id="queued-before-inclusive"),
         pytest.param(TicketQuery(covered_by=("billing",)), ["f"], id="covered-by-a-queue"),
         pytest.param(TicketQuery(covered_by=("bank/general",)), ["g"], id="covered-by-pack-queue"),
         pytest.param(TicketQuery(covered_by=("billing", "bank/general")), ["g", "f"], id="covered-by-two"),
